@@ -1,0 +1,1 @@
+"""Readers for the supported input formats; all produce a :class:`~sensorcast.io.panel.Panel`."""

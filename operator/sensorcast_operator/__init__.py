@@ -1,0 +1,1 @@
+"""kopf operator for ForecastPipeline resources (built in a later issue)."""
