@@ -17,7 +17,8 @@ MODEL_PARAMS: dict[str, dict[str, type]] = {
     "persistence": {},
     "ema": {"alpha": float},
     "ar-rls": {"order": int, "forgetting": float, "delta": float},
-    "spatial-rls": {"neighbours": int, "forgetting": float, "delta": float, "method": str},
+    "spatial-rls": {"neighbours": int, "forgetting": float, "delta": float, "method": str, "gap": int,
+                    "level_forgetting": float},
     "ensemble": {"discount": float, "mode": str, "power": float},
 }
 
@@ -30,7 +31,8 @@ DEFAULTS: dict[str, Any] = {
         "persistence": {},
         "ema": {"alpha": 0.3},
         "ar-rls": {"order": 3, "forgetting": 0.995, "delta": 100.0},
-        "spatial-rls": {"neighbours": 4, "forgetting": 0.995, "delta": 100.0, "method": "auto"},
+        "spatial-rls": {"neighbours": 4, "forgetting": 0.995, "delta": 100.0, "method": "auto", "gap": 6,
+                        "level_forgetting": 0.9995},
         "ensemble": {"discount": 0.95, "mode": "inverse-mse", "power": 2.0},
     },
     "detection": {

@@ -101,7 +101,7 @@ def read_extract(folder: str | Path) -> Panel:
     folder = Path(folder)
     bad = BadLines()
     grids = []
-    for measure, stem in EXTRACT_MEASURES.items():
+    for stem in EXTRACT_MEASURES.values():
         parts = []
         for split in ("Train", "Test"):
             path = folder / f"intel{stem}{split}.csv"

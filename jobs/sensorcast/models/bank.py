@@ -87,6 +87,7 @@ class Engine:
         self.last_ok = np.full(n, np.nan)
         self.carry = np.full(len(layout.lo), np.nan)  # latest in-range reading of every input stream
         self.seen = np.full((n, 2), np.nan)  # min and max good reading per target
+        self.gap = np.zeros(n)  # steps since the last good reading
         self.steps = 0
 
     def step(self, y_in: np.ndarray, hide: np.ndarray | None = None) -> StepOut:
@@ -101,20 +102,23 @@ class Engine:
         v = self.hist[:, 0]
         nbrs = self.carry[lay.nbr_idx]
         nbrs = np.where(np.isfinite(nbrs), nbrs, v[:, None])
-        ctx = StepContext(self.hist, nbrs, lay.scale, self.last_ok)
+        ctx = StepContext(self.hist, nbrs, lay.scale, self.last_ok, self.gap)
         base = np.stack([m.predict(ctx) for m in self.base.values()])
         fallback = base[0]
         base = np.where(np.isfinite(base), base, fallback)
         base = np.clip(base, *self.bounds())
         if self.ensemble is not None:
             ens = self.ensemble.combine(np.where(np.isfinite(base), base, 0.0))
+            if "spatial-rls" in self.base:  # own-past errors say nothing of a long gap: follow neighbours
+                sp = self.base["spatial-rls"]
+                ens = np.where(self.gap >= sp.gap, base[self.base_names.index("spatial-rls")], ens)
             ens = np.where(np.isfinite(fallback), ens, np.nan)
             preds = dict(zip(self.base_names, base, strict=True)) | {"ensemble": ens}
         else:
             preds = dict(zip(self.base_names, base, strict=True))
         fill = preds[self.fill_model]
         in_range = in_rng_in[lay.own_idx] & np.isfinite(y)
-        flag, z = self.detector.flag(y, np.where(np.isfinite(fill), fill, y), in_range)
+        flag, z = self.detector.flag(y, np.where(np.isfinite(fill), fill, y), in_range, base, self.gap)
         ok = flag == OK
         for model in self.base.values():
             model.learn(ctx, y, ok)
@@ -123,6 +127,7 @@ class Engine:
         self.detector.learn(y, fill, ok & np.isfinite(fill))
         value = np.where(ok, y, fill)
         self.last_ok = np.where(ok, y, self.last_ok)
+        self.gap = np.where(ok, 0, self.gap + 1)
         self.seen[:, 0] = np.fmin(self.seen[:, 0], np.where(ok, y, np.nan))
         self.seen[:, 1] = np.fmax(self.seen[:, 1], np.where(ok, y, np.nan))
         self.hist = np.roll(self.hist, 1, axis=1)
@@ -144,7 +149,7 @@ class Engine:
     # -- state ---------------------------------------------------------------------------------
     def state(self) -> dict[str, np.ndarray]:
         out = {"engine.hist": self.hist, "engine.last_ok": self.last_ok, "engine.carry": self.carry,
-               "engine.seen": self.seen,
+               "engine.seen": self.seen, "engine.gap": self.gap,
                "engine.steps": np.array(self.steps)}
         parts = dict(self.base) | {"detector": self.detector}
         if self.ensemble is not None:
@@ -158,6 +163,7 @@ class Engine:
         self.last_ok = state["engine.last_ok"].copy()
         self.carry = state["engine.carry"].copy()
         self.seen = state["engine.seen"].copy()
+        self.gap = state["engine.gap"].copy()
         self.steps = int(state["engine.steps"])
         parts = dict(self.base) | {"detector": self.detector}
         if self.ensemble is not None:

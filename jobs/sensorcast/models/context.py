@@ -21,3 +21,4 @@ class StepContext:
     nbrs: np.ndarray  # (N, k)
     scale: np.ndarray  # (N,)
     last_ok: np.ndarray  # (N,) last good reading (persistence)
+    gap: np.ndarray  # (N,) steps since the last good reading (0: the previous step was good)
