@@ -34,6 +34,9 @@ class SpatialRLS:
         self.track = RLSBank(n, neighbours + 1, forgetting, delta, key="spatial-rls")
         self.level = RLSBank(n, neighbours + 1, level_forgetting, delta, key="spatial-rls")
         self.ref = np.full(n, np.nan)
+        self.resid = np.zeros(n)  # last level-model residual (scaled units)
+        self.rho = np.zeros((n, 2))  # EW sums Σ r_t r_{t-1}, Σ r_{t-1}² for the residual AR(1)
+        self.rho_g = level_forgetting
         self._xt: np.ndarray | None = None
         self._xl: np.ndarray | None = None
 
@@ -48,7 +51,10 @@ class SpatialRLS:
         self._xt = self._rel(ctx.nbrs, v, ctx.scale)
         self._xl = self._rel(ctx.nbrs, self.ref, ctx.scale)
         tracking = v + ctx.scale * self.track.predict(self._xt)
-        level = self.ref + ctx.scale * self.level.predict(self._xl)
+        self._lp = self.level.predict(self._xl)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rho = np.clip(np.nan_to_num(self.rho[:, 0] / self.rho[:, 1]), 0.0, 0.999)
+        level = self.ref + ctx.scale * (self._lp + rho ** (ctx.gap + 1) * self.resid)
         return np.where((ctx.gap >= self.gap) & np.isfinite(level), level, tracking)
 
     def learn(self, ctx: StepContext, y: np.ndarray, mask: np.ndarray) -> None:
@@ -56,13 +62,24 @@ class SpatialRLS:
         self.ref[first] = y[first]
         self._xl[first] = self._rel(ctx.nbrs[first], self.ref[first], ctx.scale[first])
         self.track.learn(self._xt, (y - ctx.hist[:, 0]) / ctx.scale, mask)
-        self.level.learn(self._xl, (y - self.ref) / ctx.scale, mask)
+        target = (y - self.ref) / ctx.scale
+        r = target - self._lp
+        both = mask & (ctx.gap == 0) & np.isfinite(r)
+        g = self.rho_g
+        self.rho[both, 0] = g * self.rho[both, 0] + r[both] * self.resid[both]
+        self.rho[both, 1] = g * self.rho[both, 1] + self.resid[both] ** 2
+        upd = mask & np.isfinite(r)
+        self.resid[upd] = r[upd]
+        self.level.learn(self._xl, target, mask)
 
     def state(self) -> dict[str, np.ndarray]:
         return ({f"track.{k}": v for k, v in self.track.state().items()}
-                | {f"level.{k}": v for k, v in self.level.state().items()} | {"ref": self.ref})
+                | {f"level.{k}": v for k, v in self.level.state().items()}
+                | {"ref": self.ref, "resid": self.resid, "rho": self.rho})
 
     def load(self, state: dict[str, np.ndarray]) -> None:
         self.track.load({k[6:]: v for k, v in state.items() if k.startswith("track.")})
         self.level.load({k[6:]: v for k, v in state.items() if k.startswith("level.")})
         self.ref = state["ref"].copy()
+        self.resid = state["resid"].copy()
+        self.rho = state["rho"].copy()

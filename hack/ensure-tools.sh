@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Tools the test suite needs beyond the virtualenv: Java (Spark) and Debian's chromium (report test).
+set -euo pipefail
+here=$(dirname "$0")
+bash "$here/ensure-java.sh"
+if ! command -v chromium > /dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
+    echo "installing Debian's chromium (headless browser for the report test)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
+  else
+    echo "the report test needs Debian's chromium: apt-get install chromium" >&2
+    exit 1
+  fi
+fi
