@@ -51,22 +51,40 @@ def scored_rows(frame: pd.DataFrame, ranges: dict) -> pd.Series:
     return frame.actual.notna() & (frame.actual >= lo) & (frame.actual <= hi)
 
 
+def y_limits(sub: pd.DataFrame, models: list[str]) -> tuple[float, float]:
+    """The plotted range: good readings and fills (not faulty readings, which would squash the plot)."""
+    vals = pd.concat([sub.actual[sub.scored], sub.value] + [sub[pred_column(m)] for m in models])
+    lo, hi = np.nanpercentile(vals.to_numpy(float), [0.1, 99.9]) if vals.notna().any() else (0.0, 1.0)
+    pad = 0.08 * (hi - lo) or 1.0
+    return float(lo - pad), float(hi + pad)
+
+
 def plot_sensor(sub: pd.DataFrame, models: list[str], sensor: str, measure: str, path: Path) -> None:
+    """One row per model, one column per day; readings outside the hard range are drawn as red marks
+    on the frame's edge (their value is written in the legend) and their fill as a red cross."""
     days = sorted(sub.day.unique())[:MAX_DAYS]
     fig, axes = plt.subplots(len(models), len(days), figsize=(2.6 * len(days) + 1, 1.9 * len(models) + 0.6),
                              squeeze=False, sharey=True)
+    lo, hi = y_limits(sub, models)
     for c, day in enumerate(days):
         d = sub[sub.day == day]
         err = d[d.flag == "erroneous"]
         miss = d[d.flag == "missing"]
+        faulty = d[d.actual.notna() & ~d.scored]
+        good = d.actual.where(d.scored)
         for r, model in enumerate(models):
             ax = axes[r, c]
-            ax.plot(d.ts, d.actual, color="black", lw=0.8, label="actual")
+            ax.set_ylim(lo, hi)
+            ax.plot(d.ts, good, color="black", lw=0.8, label="actual")
+            if len(faulty):
+                edge = np.clip(faulty.actual, lo, hi)
+                ax.scatter(faulty.ts, edge, s=10, marker="|", color="red", clip_on=False,
+                           label="faulty reading (off scale)", zorder=3)
             ax.plot(d.ts, d[pred_column(model)], color=COLORS.get(model, "C0"), lw=0.8, label=model)
             if len(miss):
-                ax.scatter(miss.ts, miss.value, s=4, color="orange", label="filled", zorder=3)
+                ax.scatter(miss.ts, miss.value, s=3, color="orange", lw=0, label="missing → filled", zorder=3)
             if len(err):
-                ax.scatter(err.ts, err.value, s=8, marker="x", color="red", label="erroneous → filled", zorder=3)
+                ax.scatter(err.ts, err.value, s=3, color="red", lw=0, label="erroneous → filled", zorder=3)
             sc = d[d.scored]
             mse = float(((sc[pred_column(model)] - sc.actual) ** 2).mean()) if len(sc) else float("nan")
             ax.set_title(f"{model} · {str(day)[5:10]} · MSE {mse:.3g}", fontsize=7)
@@ -74,8 +92,11 @@ def plot_sensor(sub: pd.DataFrame, models: list[str], sensor: str, measure: str,
             ax.set_xticks([])
             if c == 0:
                 ax.set_ylabel(measure, fontsize=7)
-    handles, labels = axes[-1, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=7)
+    legend: dict = {}
+    for ax in axes.ravel():
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            legend.setdefault(lab, h)
+    fig.legend(legend.values(), legend.keys(), loc="lower center", ncol=len(legend), fontsize=7)
     fig.suptitle(f"sensor {sensor} · {measure}: prediction vs actual per model and day", fontsize=9)
     fig.tight_layout(rect=(0, 0.04, 1, 0.97))
     fig.savefig(path, dpi=80)
@@ -164,7 +185,8 @@ bad input lines: {sum(metrics.get('bad_lines', {}).values())}</p>
 {daily_table(metrics)}
 <h2>Predictions vs actual</h2>
 <p>Black: actual reading; colour: the model's one-step prediction; orange dots: filled values where the
-sensor was silent; red crosses: erroneous readings (out of range or an outlier), replaced by the fill.</p>
+sensor was silent; red dots: erroneous readings (out of range or an outlier), replaced by the fill; red ticks
+on the frame: readings outside the hard range (not ground truth, off the plotted scale).</p>
 {''.join(figures)}
 <script>window.addEventListener("load",()=>{{const i=[...document.images];
 document.body.dataset.images=i.filter(x=>x.complete&&x.naturalWidth>0).length+"/"+i.length;}});</script>

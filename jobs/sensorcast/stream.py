@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -78,6 +79,8 @@ def make_state_fn(net: Network, cfg: dict, n_shards: int, models: list[str]) -> 
         return out[names]
 
     def fn(key: tuple, pdfs: Iterator[pd.DataFrame], state) -> Iterator[pd.DataFrame]:
+        # pyspark's own pandas serializer concatenates all-NA columns (FutureWarning in pandas 2.3)
+        warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")
         shard = int(key[0])
         pdf = pd.concat(list(pdfs), ignore_index=True)
         if shard == DEAD_SHARD:
@@ -97,7 +100,8 @@ def make_state_fn(net: Network, cfg: dict, n_shards: int, models: list[str]) -> 
             return
         epochs, t_idx = np.unique(pdf.epoch.to_numpy(), return_inverse=True)
         ts = np.full(len(epochs), np.iinfo(np.int64).max)
-        np.minimum.at(ts, t_idx, pd.to_datetime(pdf.ts).to_numpy().astype("datetime64[ms]").astype(np.int64))
+        t_ms = pd.to_datetime(pdf.ts, utc=True).dt.tz_localize(None).to_numpy().astype("datetime64[ms]")
+        np.minimum.at(ts, t_idx, t_ms.astype(np.int64))
         readings = pdf.sensor.to_numpy() != TICK
         keys = list(zip(pdf.sensor.to_numpy()[readings], pdf.measure.to_numpy()[readings], strict=True))
         c_idx = np.array([plan.col.get(k, -1) for k in keys], dtype=np.int64)
@@ -141,6 +145,7 @@ def session(master: str = "local[2]", app: str = "sensorcast", shuffle_partition
     builder = (SparkSession.builder.master(master).appName(app)
                .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
                .config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
                .config("spark.sql.streaming.stateStore.providerClass",
                        "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider")
@@ -150,7 +155,17 @@ def session(master: str = "local[2]", app: str = "sensorcast", shuffle_partition
         builder = builder.config(k, v)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    quiet_loggers(spark)
     return spark
+
+
+def quiet_loggers(spark) -> None:
+    """Silence a warning that says nothing to a user: the embedded replay source ships each slice inside
+    the task, so every batch would warn that it 'broadcasts a large task binary'."""
+    jvm = spark.sparkContext._jvm
+    level = jvm.org.apache.logging.log4j.Level.ERROR
+    for name in ("org.apache.spark.scheduler.DAGScheduler",):
+        jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(name, level)
 
 
 def forecast_stream(spark, raw, net: Network, cfg: dict, models: list[str]):

@@ -1,6 +1,7 @@
 """The accuracy targets of the engine issue, on the full bundled real data sets (offline engine)."""
 
 import pytest
+
 from sensorcast import config, evaluate
 from sensorcast.io import datasets
 

@@ -1,6 +1,7 @@
 """Bad configuration fails at start with a message naming the key."""
 
 import pytest
+
 from sensorcast import config
 from sensorcast.config import ConfigError
 

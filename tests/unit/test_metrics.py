@@ -6,6 +6,7 @@ from pathlib import Path
 import jsonschema
 import numpy as np
 import pytest
+
 from sensorcast import evaluate
 from sensorcast.backtest import backtest
 

@@ -1,6 +1,7 @@
 """Models and engine on hand-computed cases; state round trip; the day-holdout hiding rule."""
 
 import numpy as np
+
 from sensorcast import config, evaluate
 from sensorcast.models import Engine, Layout
 from sensorcast.models.context import StepContext
@@ -8,7 +9,6 @@ from sensorcast.models.detection import ERRONEOUS, MISSING, OK, Detector
 from sensorcast.models.ema import EMA
 from sensorcast.models.ensemble import Ensemble
 from sensorcast.network import build
-
 from tests.conftest import toy_panel
 
 

@@ -4,6 +4,7 @@ import gzip
 
 import numpy as np
 import pytest
+
 from sensorcast.io import aqi36, csvfiles, datasets, intel, keti
 from sensorcast.io.locations import neighbours, read_locations
 from sensorcast.io.panel import BadLines

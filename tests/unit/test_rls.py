@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from sensorcast import config, evaluate
 from sensorcast.io import datasets
 from sensorcast.models.rls import RLSBank
