@@ -86,7 +86,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--slice", choices=["day", "hour", "step"], help="replay slice per micro-batch")
     p.add_argument("--slices-per-batch", type=int, default=1)
     p.add_argument("--shards", type=int, help="shards of target sensors (Spark groups)")
-    p.add_argument("--master", help="Spark master (default local[2])")
+    p.add_argument("--master", help="Spark master (default local[*]: every core)")
     p.add_argument("--no-report", action="store_true")
     p.set_defaults(fn=cmd_run)
     p = sub.add_parser("report", help="(re)generate DIR/report.html from a run or backtest folder")

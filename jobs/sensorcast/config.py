@@ -54,7 +54,7 @@ DEFAULTS: dict[str, Any] = {
     "scales": {"temperature": 1.0, "humidity": 5.0, "co2": 100.0, "light": 100.0, "pir": 10.0,
                "voltage": 0.1, "pm25": 20.0},
     "replay": {"slice": "day"},
-    "spark": {"master": "local[2]", "shards": 2, "shuffle_partitions": 2},
+    "spark": {"master": "local[*]", "shards": 2, "shuffle_partitions": 2},
 }
 
 TOP_KEYS = set(DEFAULTS)
