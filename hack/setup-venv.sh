@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create the project's virtualenv and install sensorcast (editable) with the spark and dev extras.
+# Create the project's virtualenv and install sensorcast (editable) with the spark, operator and dev extras.
 set -euo pipefail
 python=${1:-python3}
 venv=${2:-.venv}
@@ -11,6 +11,6 @@ PY
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --upgrade pip
 echo "installing sensorcast and its pinned dependencies into $venv (first time: a few minutes)"
-"$venv/bin/python" -m pip install --quiet -e '.[spark,dev]'
+"$venv/bin/python" -m pip install --quiet -e '.[spark,operator,dev]'
 "$venv/bin/sensorcast" --help > /dev/null
 echo "ok: $venv/bin/sensorcast"

@@ -1,1 +1,1 @@
-"""kopf operator for ForecastPipeline resources (built in a later issue)."""
+"""kopf operator for ForecastPipeline resources: pure builders (spec → child manifests), status logic, handlers."""
