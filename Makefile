@@ -33,5 +33,25 @@ bench: setup
 data-intel:
 	bash hack/fetch-intel.sh
 
+.PHONY: tsdb-up tsdb-down
+# A real OpenTSDB (TSD over standalone HBase) on loopback; state, logs and pids in out/tsdb, URL in out/tsdb/url.
+tsdb-up:
+	bash hack/tsdb.sh up out/tsdb
+
+tsdb-down:
+	bash hack/tsdb.sh down out/tsdb
+
+.PHONY: apiserver-tools crds apiserver-up
+# The operator tests' control plane: kube-apiserver, kubectl, kube-controller-manager (k8s.io/kubernetes) and etcd
+# built from the Go module proxy into ~/.cache/sensorcast; the pinned upstream CRDs (../shared/crds or downloaded).
+apiserver-tools:
+	bash hack/build-apiserver-tools.sh
+
+crds:
+	bash hack/fetch-crds.sh
+
+apiserver-up: setup apiserver-tools crds
+	$(BIN)/python hack/kube_testenv.py run --crds
+
 clean:
 	rm -rf out .pytest_cache

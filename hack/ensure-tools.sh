@@ -3,6 +3,9 @@
 set -euo pipefail
 here=$(dirname "$0")
 bash "$here/ensure-java.sh"
+bash "$here/fetch-tsdb.sh"  # OpenTSDB + HBase jars and the table tool, for the tsdb tests
+bash "$here/build-apiserver-tools.sh"  # kube-apiserver, etcd, kubectl, kube-controller-manager (operator tests)
+bash "$here/fetch-crds.sh"  # the pinned upstream CRDs the operator tests install
 if ! command -v chromium > /dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
     echo "installing Debian's chromium (headless browser for the report test)"

@@ -6,11 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from sensorcast import config
 from sensorcast.io import datasets
 from sensorcast.io.panel import Panel
 
 ROOT = Path(__file__).resolve().parents[1]
+pytest_plugins = ["tests.integration.tsdb_fixture"]  # the `tsdb` session fixture (real OpenTSDB)
 
 
 @pytest.fixture(scope="session")
