@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import platform
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -44,9 +45,22 @@ def machine() -> dict[str, str]:
     load = "/".join(f"{v:.2f}" for v in os.getloadavg())
     import numpy
 
-    return {"cores": str(os.cpu_count()), "cpu": cpu, "memory": mem,
+    return {"code": code_version(), "cores": str(os.cpu_count()), "cpu": cpu, "memory": mem,
             "load average (1/5/15 min) at start": f"{load} (the machine is shared)",
             "python": platform.python_version(), "numpy": numpy.__version__, "os": platform.platform()}
+
+
+def code_version() -> str:
+    """The commit the benchmarked code is at, and whether ``jobs/`` has uncommitted changes."""
+    root = Path(__file__).resolve().parents[3]
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "jobs"], cwd=root, capture_output=True,
+                               text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return f"commit {sha}" + (" + uncommitted changes in jobs/" if dirty else " (jobs/ clean)")
 
 
 def command() -> str:
