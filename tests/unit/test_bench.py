@@ -25,7 +25,8 @@ def test_regressors_are_the_spatial_rls_tracking_terms(small):
     cfg = config.load(dataset="keti")
     s = from_panel(small, cfg, MEASURES)
     sel = small.select(measures=MEASURES)
-    assert (s.n, s.p, s.steps) == (len(sel.sensors) * 4, 5, len(sel.times) - 1)
+    k = cfg["models"]["spatial-rls"]["neighbours"]
+    assert (s.n, s.p, s.k, s.steps) == (len(sel.sensors) * 4, k + 1, k, len(sel.times) - 1)
     from sensorcast import network
 
     net = network.build(sel, cfg)
