@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build the test control plane (kube-apiserver + kubectl from k8s.io/kubernetes, etcd from go.etcd.io/etcd) from
-# the Go module proxy, cached outside the clone so warm runs reuse it. No kubelet, no controller-manager.
+# Build the test control plane from the Go module proxy: kube-apiserver, kubectl and kube-controller-manager (run
+# with only its garbage collector) from k8s.io/kubernetes, etcd from go.etcd.io/etcd; cached outside the clone
+# (~/.cache/sensorcast/<tool>-<version>/) so warm runs reuse them. No kubelet.
 #   bash hack/build-apiserver-tools.sh          # build what is missing, print the bin dirs
 #   K8S_VERSION=1.37.2 ETCD_VERSION=3.6.16 GO_BUILD_JOBS=2 bash hack/build-apiserver-tools.sh
 set -euo pipefail
@@ -21,6 +22,7 @@ mkdir -p "$GOMODCACHE" "$GOCACHE"
 
 apiserver=$cache/kube-apiserver-$K8S_VERSION/kube-apiserver
 kubectl=$cache/kubectl-$K8S_VERSION/kubectl
+kcm=$cache/kube-controller-manager-$K8S_VERSION/kube-controller-manager
 etcd=$cache/etcd-$ETCD_VERSION/etcd
 
 # A binary counts as cached once it runs and reports the version asked for.
@@ -43,15 +45,16 @@ build_k8s() {
     log "replacing ${#args[@]} staging modules"
     go mod edit "${args[@]}"
   fi
-  log "resolving the module graph of cmd/kube-apiserver and cmd/kubectl (downloads once into $GOMODCACHE)"
-  go get "k8s.io/kubernetes/cmd/kube-apiserver@v$K8S_VERSION" "k8s.io/kubernetes/cmd/kubectl@v$K8S_VERSION"
+  log "resolving the module graph of cmd/kube-apiserver, cmd/kubectl, cmd/kube-controller-manager"
+  go get "k8s.io/kubernetes/cmd/kube-apiserver@v$K8S_VERSION" "k8s.io/kubernetes/cmd/kubectl@v$K8S_VERSION" \
+    "k8s.io/kubernetes/cmd/kube-controller-manager@v$K8S_VERSION"
   local minor=${K8S_VERSION#1.}; minor=${minor%%.*}
   local ldflags="-s -w"
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags+=" -X $pkg.gitVersion=v$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
     ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   done
-  for tool in kube-apiserver kubectl; do
+  for tool in kube-apiserver kubectl kube-controller-manager; do
     local out=$cache/$tool-$K8S_VERSION/$tool
     if cached "$out" --version; then log "cached: $out"; continue; fi
     mkdir -p "$(dirname "$out")"
@@ -83,12 +86,13 @@ build_etcd() {
 }
 
 if cached "$etcd" --version; then log "cached: $etcd"; else (build_etcd); fi
-if cached "$apiserver" --version && cached "$kubectl" version --client; then
-  log "cached: $apiserver, $kubectl"
+if cached "$apiserver" --version && cached "$kubectl" version --client && cached "$kcm" --version; then
+  log "cached: $apiserver, $kubectl, $kcm"
 else
   (build_k8s)
 fi
 "$etcd" --version | head -1
 "$apiserver" --version
 "$kubectl" version --client 2>/dev/null | head -1
-log "ok: $(dirname "$apiserver") $(dirname "$kubectl") $(dirname "$etcd")"
+"$kcm" --version
+log "ok: $(dirname "$apiserver") $(dirname "$kubectl") $(dirname "$kcm") $(dirname "$etcd")"

@@ -1,4 +1,7 @@
-"""A throwaway Kubernetes control plane for tests: etcd + kube-apiserver on loopback, no kubelet/controllers.
+"""A throwaway Kubernetes control plane for tests: etcd + kube-apiserver on loopback, no kubelet.
+
+The only controller is the garbage collector (kube-controller-manager --controllers=garbagecollector), started
+when its binary was built, so owner references really delete children.
 
 Binaries come from hack/build-apiserver-tools.sh (cached in ~/.cache/sensorcast). Auth is a static admin token
 (group system:masters) under RBAC; the service-account signing key is generated per start in a temp dir.
@@ -43,10 +46,15 @@ class TestEnvError(RuntimeError):
     """The control plane could not be found, started or reached; the message says how to fix it."""
 
 
-def binary(tool: str) -> Path:
-    """Path of a cached control-plane binary (kube-apiserver, kubectl, etcd)."""
+def binary_path(tool: str) -> Path:
+    """Where the build script caches a control-plane binary (kube-apiserver, kubectl, kube-controller-manager, etcd)."""
     version = ETCD_VERSION if tool == "etcd" else K8S_VERSION
-    path = CACHE / f"{tool}-{version}" / tool
+    return CACHE / f"{tool}-{version}" / tool
+
+
+def binary(tool: str) -> Path:
+    """Path of a cached control-plane binary; TestEnvError (saying how to build it) when it is missing."""
+    path = binary_path(tool)
     if not os.access(path, os.X_OK):
         raise TestEnvError(f"{path} is missing: {INSTALL_HINT}")
     return path
@@ -111,6 +119,7 @@ class ControlPlane:
     token: str = field(default_factory=lambda: secrets.token_hex(16))
     procs: list[subprocess.Popen] = field(default_factory=list)
     port: int = 0
+    garbage_collector: bool = False
     _own_dir: bool = False
 
     @property
@@ -173,6 +182,15 @@ class ControlPlane:
         ])
         self._wait(lambda: self._get("/readyz") is not None, "kube-apiserver", timeout)
         self.write_kubeconfig()
+        kcm = binary_path("kube-controller-manager")
+        if os.access(kcm, os.X_OK):
+            self._spawn("kube-controller-manager", [
+                str(kcm), f"--kubeconfig={self.kubeconfig}", "--controllers=garbagecollector", "--leader-elect=false",
+                "--use-service-account-credentials=false", "--secure-port=0", "--v=1",
+            ])
+            time.sleep(1.0)
+            self._wait(lambda: True, "kube-controller-manager", timeout)  # fails if it exited at once
+            self.garbage_collector = True
 
     def _wait(self, ready, name: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -29,6 +29,12 @@ def configure(settings: kopf.OperatorSettings, **_: object) -> None:
     settings.networking.request_timeout = 60
 
 
+@kopf.on.login()
+def login(**kwargs: object) -> kopf.ConnectionInfo | None:
+    """In-cluster service account, else $KUBECONFIG as it is when the operator starts."""
+    return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+
+
 @kopf.on.resume(names.GROUP, names.VERSION, names.PLURAL)
 @kopf.on.create(names.GROUP, names.VERSION, names.PLURAL)
 @kopf.on.update(names.GROUP, names.VERSION, names.PLURAL, field="spec")

@@ -6,6 +6,8 @@ $KUBECONFIG / ~/.kube/config.
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from typing import Any
 
@@ -41,7 +43,8 @@ def api_client() -> kubernetes.client.ApiClient:
             try:
                 kubernetes.config.load_incluster_config()
             except kubernetes.config.ConfigException:
-                kubernetes.config.load_kube_config()
+                # read $KUBECONFIG now (the kubernetes package's default was fixed when it was imported)
+                kubernetes.config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
             _client = kubernetes.client.ApiClient()
         return _client
 
@@ -67,13 +70,18 @@ def path(kind: str, namespace: str | None = None, name: str | None = None, sub: 
 
 
 def call(method: str, url: str, body: Any = None, query: dict | None = None,
-         content_type: str = "application/json") -> dict:
-    """One request; returns the decoded JSON (raises ApiException)."""
-    return api_client().call_api(
-        url, method, query_params=list((query or {}).items()), body=body,
+         content_type: str = "application/json", timeout: float = 60.0) -> dict:
+    """One request; returns the decoded JSON (raises ApiException on a non-2xx answer)."""
+    client = api_client()
+    method, full_url, headers, data, _ = client.param_serialize(
+        method, url, query_params=list((query or {}).items()) or None, body=body,
         header_params={"Accept": "application/json", "Content-Type": content_type},
-        response_type="object", auth_settings=["BearerToken"], _return_http_data_only=True,
-        _preload_content=True)
+        auth_settings=["BearerToken"])
+    resp = client.call_api(method, full_url, header_params=headers, body=data, _request_timeout=timeout)
+    raw = resp.read()
+    if not 200 <= resp.status < 300:
+        raise ApiException(http_resp=resp)
+    return json.loads(raw) if raw else {}
 
 
 def get(kind: str, namespace: str, name: str) -> dict | None:
