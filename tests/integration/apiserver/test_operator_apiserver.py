@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -378,7 +379,9 @@ def test_deleted_child_is_recreated_and_delete_relies_on_owner_references(namesp
 
 def test_operator_killed_mid_reconcile_converges_without_duplicates(namespace, control_plane):
     env = {**os.environ, "KUBECONFIG": str(control_plane.kubeconfig), "SENSORCAST_OPERATOR_FAULT_DELAY": "30"}
-    cmd = [sys.executable, "-m", "sensorcast_operator.cli", "run", "-n", namespace, "--liveness", ""]
+    port = kube_testenv.free_port()
+    cmd = [sys.executable, "-m", "sensorcast_operator.cli", "run", "-n", namespace,
+           "--liveness", f"http://127.0.0.1:{port}/healthz"]
     log = open(control_plane.workdir / f"operator-{namespace}.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -388,6 +391,8 @@ def test_operator_killed_mid_reconcile_converges_without_duplicates(namespace, c
                  timeout=90)
         assert kube().get("SparkApplication", namespace, "keti-stream") is None
         assert proc.poll() is None
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:  # kopf's liveness probe
+            assert resp.status == 200
     finally:
         proc.send_signal(signal.SIGKILL)  # mid-reconcile: topics and ConfigMap made, the rest not
         proc.wait(10)
