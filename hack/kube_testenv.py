@@ -310,14 +310,14 @@ def main(argv: list[str] | None = None) -> int:
             print(upstream_crd_dir())
             return 0
         cp = ControlPlane(workdir=Path(args.dir) if args.dir else None)
-        t0 = time.monotonic()
-        cp.start()
-        print(f"kube-apiserver ready at {cp.url} in {time.monotonic() - t0:.1f} s", flush=True)
-        if args.crds:
-            print("installed CRDs: " + ", ".join(cp.install_crds()), flush=True)
-        print(f"export KUBECONFIG={cp.kubeconfig}", flush=True)
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         try:
+            t0 = time.monotonic()
+            cp.start()
+            print(f"kube-apiserver ready at {cp.url} in {time.monotonic() - t0:.1f} s", flush=True)
+            if args.crds:
+                print("installed CRDs: " + ", ".join(cp.install_crds()), flush=True)
+            print(f"export KUBECONFIG={cp.kubeconfig}", flush=True)
             while all(p.poll() is None for p in cp.procs):
                 time.sleep(1)
             print("a control-plane process exited", file=sys.stderr)
@@ -325,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             return 0
         finally:
-            cp.stop()
+            cp.stop()  # also when start or the CRDs failed
     except TestEnvError as exc:
         print(f"kube_testenv: {exc}", file=sys.stderr)
         return 1

@@ -36,7 +36,11 @@ def control_plane(tmp_path_factory) -> Iterator[Any]:
     t0 = time.monotonic()
     cp.start()
     print(f"\nkube-apiserver ready in {time.monotonic() - t0:.1f} s at {cp.url}")
-    cp.install_crds()
+    try:
+        cp.install_crds()
+    except BaseException:
+        cp.stop()
+        raise
     old = os.environ.get("KUBECONFIG")
     os.environ["KUBECONFIG"] = str(cp.kubeconfig)
     os.environ["SENSORCAST_RETRY_DELAY"] = "1"
