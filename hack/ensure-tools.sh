@@ -3,6 +3,7 @@
 set -euo pipefail
 here=$(dirname "$0")
 bash "$here/ensure-java.sh"
+bash "$here/kafka.sh" fetch  # Kafka broker and Spark Kafka connector jars (Maven Central), for the kafka tests
 bash "$here/fetch-tsdb.sh"  # OpenTSDB + HBase jars and the table tool, for the tsdb tests
 bash "$here/build-apiserver-tools.sh"  # kube-apiserver, etcd, kubectl, kube-controller-manager (operator tests)
 bash "$here/fetch-crds.sh"  # the pinned upstream CRDs the operator tests install

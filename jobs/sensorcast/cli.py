@@ -1,9 +1,11 @@
-"""``sensorcast`` command line: backtest (offline engine), run (the embedded streaming job), report."""
+"""``sensorcast`` command line: backtest (offline engine), run (the embedded streaming job), replay (data set →
+Kafka), stream (the streaming job fed by Kafka), report."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from . import config as config_mod
 EPILOG = "Model names: persistence, ema, ar-rls, spatial-rls, ensemble. Example: --set ar-rls.order=5"
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, out: bool = True) -> None:
     p.add_argument("--config", help="YAML config file (the pipeline ConfigMap's content)")
     p.add_argument("--dataset", help="keti | aqi36 | intel-extract | intel-raw | PATH (default keti)")
     p.add_argument("--format", help="input format when --dataset is a path (keti, aqi36, intel-extract, "
@@ -23,7 +25,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models", help="comma-separated models to run (default: all five)")
     p.add_argument("--set", action="append", default=[], metavar="MODEL.PARAM=VALUE",
                    help="set a parameter, e.g. spatial-rls.neighbours=8 or detection.z=5 (repeatable)")
-    p.add_argument("--out", required=True, help="output folder")
+    if out:
+        p.add_argument("--out", required=True, help="output folder")
 
 
 def _cfg(args: argparse.Namespace, **extra) -> dict:
@@ -61,6 +64,72 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kafka_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--bootstrap-servers", default=os.environ.get("SENSORCAST_KAFKA"),
+                   help="Kafka bootstrap servers (default $SENSORCAST_KAFKA, which `make kafka-up` prints)")
+    p.add_argument("--steps", type=int, help="only the first N time steps of the data set (a slice)")
+
+
+def _need_bootstrap(args: argparse.Namespace) -> None:
+    if not args.bootstrap_servers:
+        raise config_mod.ConfigError("--bootstrap-servers: not given and $SENSORCAST_KAFKA is not set")
+
+
+def _speedup(text: str) -> float | None:
+    if text == "max":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number or 'max', got {text!r}")
+    return value
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from . import replay, run
+
+    _need_bootstrap(args)
+    cfg = _cfg(args)
+    panel = run.load_panel(cfg, args.steps)
+    opts = replay.ReplayOptions(args.bootstrap_servers, args.topic, args.dead_letter_topic or None,
+                                speedup=args.speedup, batch=args.batch, partitions=args.partitions,
+                                resume=not args.no_resume, progress_every=args.progress_every,
+                                delivery_timeout=args.delivery_timeout)
+    from confluent_kafka import KafkaException
+
+    try:
+        return replay.replay(panel, opts)
+    except (KafkaException, RuntimeError) as exc:
+        print(f"sensorcast replay: Kafka at {args.bootstrap_servers}: {exc}", file=sys.stderr)
+        return 1
+
+
+def cmd_stream(args: argparse.Namespace) -> int:
+    from . import run, stream
+    from .network import build
+
+    _need_bootstrap(args)
+    cfg = _cfg(args)
+    if args.shards:
+        cfg["spark"]["shards"] = args.shards
+    if args.master:
+        cfg["spark"]["master"] = args.master
+    cfg = config_mod.validate(cfg)
+    stream.lateness_ms(cfg)  # fail at start on a bad spark.allowed_lateness
+    net = build(run.load_panel(cfg, args.steps), cfg)
+    opts = stream.KafkaOptions(args.bootstrap_servers, args.input_topic, args.output_topic or None,
+                               args.dead_letter_topic or None, args.starting_offsets, args.checkpoint,
+                               args.parquet, args.trigger, args.max_offsets_per_trigger, args.idle_stop)
+    return stream.run_kafka(cfg, opts, net, extra_sinks=stream_sinks(args, cfg))
+
+
+def stream_sinks(args: argparse.Namespace, cfg: dict) -> list:
+    """foreachBatch sinks beyond Parquet and Kafka, from the options (the TSDB sink plugs in here)."""
+    return []
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import write_report
 
@@ -89,6 +158,40 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--master", help="Spark master (default local[*]: every core)")
     p.add_argument("--no-report", action="store_true")
     p.set_defaults(fn=cmd_run)
+    p = sub.add_parser("replay", help="produce a data set's reading records to a Kafka topic, in time order",
+                       epilog="Exit codes: 0 all delivered, 1 some record not delivered, 2 bad options, "
+                       "143 stopped by SIGTERM. Re-running continues after the last record in the topic.")
+    _common(p, out=False)
+    _kafka_args(p)
+    p.add_argument("--topic", default="sensor-readings")
+    p.add_argument("--dead-letter-topic", default="sensor-dead-letter", help="for bad input lines ('' for none)")
+    p.add_argument("--speedup", type=_speedup, default=None, metavar="X|max",
+                   help="data time per wall time (1 = real time; default max = as fast as possible)")
+    p.add_argument("--batch", choices=["day", "hour"], help="send one slice at a time (flushed, then closed)")
+    p.add_argument("--partitions", type=int, default=2, help="partitions when the topic is created (default 2)")
+    p.add_argument("--no-resume", action="store_true", help="send everything even if the topic holds a part")
+    p.add_argument("--progress-every", type=float, default=5.0, metavar="SECONDS")
+    p.add_argument("--delivery-timeout", type=float, default=300.0, metavar="SECONDS",
+                   help="how long a record may wait for the broker, retries included (default 300)")
+    p.set_defaults(fn=cmd_replay)
+    p = sub.add_parser("stream", help="the streaming job fed by Kafka: forecasts to Kafka, Parquet (, TSDB)",
+                       epilog="The sensor layout (sensors, neighbours) comes from --dataset/--config, as for run. "
+                       "Exit codes: 0 stopped (SIGTERM/idle), 1 the query failed, 2 bad options.")
+    _common(p, out=False)
+    _kafka_args(p)
+    p.add_argument("--input-topic", default="sensor-readings")
+    p.add_argument("--output-topic", default="sensor-forecasts", help="forecast records ('' for none)")
+    p.add_argument("--dead-letter-topic", default="sensor-dead-letter", help="rejected messages ('' for none)")
+    p.add_argument("--starting-offsets", default="earliest", help="earliest | latest | JSON (first start only)")
+    p.add_argument("--checkpoint", default="out/stream/checkpoint", help="checkpoint URI (local dir or hdfs://)")
+    p.add_argument("--parquet", help="also archive forecasts as Parquet under DIR (local or hdfs://)")
+    p.add_argument("--trigger", help="micro-batch interval, e.g. '10 seconds' (default: as fast as possible)")
+    p.add_argument("--max-offsets-per-trigger", type=int, help="cap records per micro-batch (single partition)")
+    p.add_argument("--idle-stop", type=float, metavar="SECONDS",
+                   help="stop (exit 0) after this long without input once data has flowed (batch-like runs)")
+    p.add_argument("--shards", type=int, help="shards of target sensors (Spark groups)")
+    p.add_argument("--master", help="Spark master (default local[2])")
+    p.set_defaults(fn=cmd_stream)
     p = sub.add_parser("report", help="(re)generate DIR/report.html from a run or backtest folder")
     p.add_argument("dir")
     p.add_argument("--sensors", help="comma-separated sensors to plot (default: the most flagged)")

@@ -3,6 +3,9 @@
 Besides one reading per sensor and time step, a replay emits one *tick* per time step
 (``sensor = "*"``, no measures): it tells every shard that the network reported at that epoch, so a
 sensor silent at a step where others reported is filled as missing, in Spark exactly as offline.
+A tick with ``"close": true`` also says that every time step up to its epoch is complete: the stream
+forecasts them at once instead of waiting out the allowed lateness (a replay sends one after each
+slice it has flushed, and one at the end of the data set).
 """
 
 from __future__ import annotations
@@ -23,19 +26,37 @@ def iso_ms(t: np.datetime64) -> str:
     return np.datetime_as_string(t.astype("datetime64[ms]"), unit="ms") + "Z"
 
 
-def panel_records(panel: Panel, start: int, stop: int, ticks: bool = True) -> Iterator[tuple[str, str]]:
-    """(key, JSON value) of every reading of time steps [start, stop), in time order, ticks first."""
+def tick(ts: str, epoch: int, close: bool = False) -> str:
+    """JSON of a tick record (a close tick: every time step up to ``epoch`` is complete)."""
+    rec = {"ts": ts, "epoch": epoch, "sensor": TICK, "measures": {}}
+    if close:
+        rec["close"] = True
+    return json.dumps(rec)
+
+
+def panel_records(panel: Panel, start: int, stop: int, ticks: bool = True,
+                  close: bool = False) -> Iterator[tuple[str, str]]:
+    """(key, JSON value) of every reading of time steps [start, stop), in time order, ticks first;
+    with ``close``, a close tick after the last step."""
     measures = panel.measures
-    for t in range(start, min(stop, len(panel.times))):
+    stop = min(stop, len(panel.times))
+    for t in range(start, stop):
         ts, epoch = iso_ms(panel.times[t]), int(panel.epochs[t])
         if ticks:
-            yield TICK, json.dumps({"ts": ts, "epoch": epoch, "sensor": TICK, "measures": {}})
+            yield TICK, tick(ts, epoch)
         row = panel.values[t]
         present = np.flatnonzero(np.isfinite(row).any(axis=1))
         for s in present:
             vals = {m: (None if math.isnan(v) else float(v)) for m, v in zip(measures, row[s], strict=True)}
             sensor = panel.sensors[s]
             yield sensor, json.dumps({"ts": ts, "epoch": epoch, "sensor": sensor, "measures": vals})
+    if close and stop > start:
+        yield TICK, tick(iso_ms(panel.times[stop - 1]), int(panel.epochs[stop - 1]), close=True)
+
+
+def bad_line_record(source: str, line_no: int, reason: str, text: str) -> str:
+    """JSON of a dead-letter record for an input line a reader rejected (the replay's quarantine)."""
+    return json.dumps({"stage": "replay", "source": source, "line": line_no, "reason": reason, "raw": text})
 
 
 def slice_bounds(panel: Panel, slice_by: str) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 Offsets are slice numbers (UTC days, hours or single time steps), so a restarted query re-reads
 exactly the slices of its unfinished batch, as it would re-read Kafka offsets. Each micro-batch holds
-``slicesPerBatch`` slices of reading records (design §3, with ticks) as ``key``/``value`` strings.
+``slicesPerBatch`` slices of reading records (design §3, with ticks) as ``key``/``value`` strings, ended by a
+close tick: a batch holds whole time steps, so the stream forecasts all of them in that batch.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class ReplayReader(SimpleDataSourceStreamReader):
         return {"slice": 0}
 
     def _rows(self, a: int, b: int) -> Iterator[tuple[str, str]]:
-        return panel_records(self.panel, int(self.bounds[a]), int(self.bounds[b]))
+        return panel_records(self.panel, int(self.bounds[a]), int(self.bounds[b]), close=True)
 
     def read(self, start: dict) -> tuple[Iterator[tuple], dict]:
         a = int(start["slice"])
