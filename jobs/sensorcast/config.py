@@ -18,7 +18,9 @@ MODEL_PARAMS: dict[str, dict[str, type]] = {
     "ema": {"alpha": float},
     "ar-rls": {"order": int, "forgetting": float, "delta": float},
     "spatial-rls": {"neighbours": int, "forgetting": float, "delta": float, "method": str, "gap": int,
-                    "level_forgetting": float},
+                    "level_forgetting": float, "rho": float, "fast_rho": float, "fast_share": float,
+                    "noise": float, "own_noise": float, "refresh": int, "transform": str,
+                    "blend_discount": float},
     "ensemble": {"discount": float, "mode": str, "power": float},
 }
 
@@ -31,8 +33,11 @@ DEFAULTS: dict[str, Any] = {
         "persistence": {},
         "ema": {"alpha": 0.3},
         "ar-rls": {"order": 3, "forgetting": 0.995, "delta": 100.0},
-        "spatial-rls": {"neighbours": 4, "forgetting": 0.995, "delta": 100.0, "method": "auto", "gap": 6,
-                        "level_forgetting": 0.9995},
+        # level_forgetting .. transform: the neighbourhood Kalman filter that fills gaps (models/kalman.py)
+        "spatial-rls": {"neighbours": 4, "forgetting": 0.995, "delta": 100.0, "method": "auto", "gap": 1,
+                        "level_forgetting": 0.999, "rho": 0.99, "fast_rho": 0.8, "fast_share": 0.7,
+                        "noise": 0.03, "own_noise": 0.003, "refresh": 24, "transform": "auto",
+                        "blend_discount": 0.95},
         "ensemble": {"discount": 0.95, "mode": "inverse-mse", "power": 2.0},
     },
     "detection": {

@@ -102,3 +102,61 @@ def test_day_holdout_hides_the_target_but_not_it_as_a_neighbour():
     j = list(hold.models).index("spatial-rls")
     err = np.nanmean(np.abs(hold.preds[d2, j] - hold.truth[d2]))
     assert err < 1.0
+
+
+def test_kalman_without_dynamics_is_gaussian_conditioning_on_reporting_neighbours():
+    """With no memory (rho = fast_rho = 0) and no forgetting, the level estimate is the batch conditional
+    mean of the target given the neighbours that report now: μ₀ + Σ₀F (Σ_FF + r I)⁻¹ (u_F − μ_F)."""
+    from sensorcast.models.kalman import NeighbourhoodKalman
+
+    rng = np.random.default_rng(3)
+    common = rng.normal(size=(300, 1))
+    u = np.c_[common + 0.5 * rng.normal(size=(300, 1)), common + rng.normal(size=(300, 3)) * [0.3, 0.6, 1.0]]
+    u += [5.0, 1.0, -2.0, 0.5]
+    kf = NeighbourhoodKalman(1, 3, rho=0.0, fast_rho=0.0, fast_share=0.5, noise=0.04,
+                             mean_forgetting=1.0, cov_forgetting=1.0, refresh=1)
+    for row in u:
+        kf.predict(row[None, 1:])
+        kf.learn(row[:1], np.array([True]))
+    now = np.array([[2.0, np.nan, 1.5]])  # neighbour 2 silent: it must not enter
+    est = kf.predict(now)[0]
+    mu, cov = u.mean(axis=0), np.cov(u.T, bias=True)
+    f = [1, 3]
+    want = mu[0] + cov[0, f] @ np.linalg.solve(cov[np.ix_(f, f)] + 0.04 * np.eye(2), now[0, [0, 2]] - mu[f])
+    assert abs(est - want) < 1e-6, (est, want)
+    assert abs(kf.predict(np.full((1, 3), np.nan))[0] - mu[0]) < 1e-9  # no one reports: the mean
+
+
+def test_kalman_decays_towards_the_mean_in_a_network_wide_outage():
+    from sensorcast.models.kalman import NeighbourhoodKalman
+
+    rng = np.random.default_rng(4)
+    kf = NeighbourhoodKalman(1, 2, rho=0.9, refresh=1)
+    x = np.cumsum(rng.normal(size=400)) * 0.1
+    for v in x:
+        kf.predict(np.array([[v + 0.1, v - 0.1]]))
+        kf.learn(np.array([v]), np.array([True]))
+    mu = kf.mu[0, 0]
+    dist = []
+    for _ in range(60):
+        dist.append(abs(kf.predict(np.full((1, 2), np.nan))[0] - mu))
+        kf.learn(np.array([np.nan]), np.array([False]))
+    assert dist[0] > 0 and all(b <= a + 1e-12 for a, b in zip(dist, dist[1:], strict=False))
+    assert dist[-1] < 0.05 * dist[0] + 1e-9
+
+
+def test_spatial_fill_follows_reporting_neighbours_in_log_space():
+    """A gap filled while one neighbour doubles and the other is silent too: the fill follows the one
+    that reports, not the silent one's carried-forward value."""
+    lay = Layout(own_idx=np.arange(3), nbr_idx=np.array([[1, 2], [0, 2], [0, 1]]), lo=np.zeros(3),
+                 hi=np.full(3, 1000.0), scale=np.full(3, 20.0))
+    eng = Engine(lay, config.engine_models(config.load(sets=["spatial-rls.neighbours=2"])), {"min_count": 5})
+    rng = np.random.default_rng(5)
+    level = 50 * np.exp(np.cumsum(rng.normal(scale=0.05, size=600)))
+    for v in level:
+        eng.step(v * np.array([1.0, 1.2, 0.8]) * np.exp(rng.normal(scale=0.02, size=3)))
+    last = level[-1]
+    for s in range(1, 25):
+        out = eng.step(np.array([np.nan, 1.2, np.nan]) * last * (1 + s / 24))
+    sp = eng.models.index("spatial-rls")
+    assert abs(out.preds[sp, 0] / (2 * last) - 1) < 0.1, (out.preds[sp, 0], 2 * last)

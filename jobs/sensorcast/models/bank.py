@@ -77,7 +77,7 @@ class Engine:
             params = {p: v for p, v in models["spatial-rls"].items() if p not in ("neighbours", "method")}
             if k == 0:
                 raise ValueError("models.spatial-rls.neighbours must be >= 1")
-            self.base["spatial-rls"] = SpatialRLS(n, k, **params)
+            self.base["spatial-rls"] = SpatialRLS(n, k, lower=layout.lo[layout.own_idx], **params)
         self.base_names = list(self.base)
         self.ensemble = Ensemble(n, len(self.base), **models["ensemble"]) if "ensemble" in models else None
         self.fill_model = "ensemble" if self.ensemble else self.models[-1]
@@ -102,7 +102,8 @@ class Engine:
         v = self.hist[:, 0]
         nbrs = self.carry[lay.nbr_idx]
         nbrs = np.where(np.isfinite(nbrs), nbrs, v[:, None])
-        ctx = StepContext(self.hist, nbrs, lay.scale, self.last_ok, self.gap)
+        fresh = np.where(in_rng_in, y_in, np.nan)[lay.nbr_idx]
+        ctx = StepContext(self.hist, nbrs, lay.scale, self.last_ok, self.gap, fresh)
         base = np.stack([m.predict(ctx) for m in self.base.values()])
         fallback = base[0]
         base = np.where(np.isfinite(base), base, fallback)
