@@ -1,4 +1,4 @@
-"""The three ways of updating the same streams: the vectorised bank (one call per time step) and two
+"""The three ways of updating the same streams: the bank (one call per time step) and two
 per-record libraries, padasip's ``FilterRLS`` and River's ``LinearRegression``, one object per stream.
 
 Every engine is prepared for a number of time steps first (inputs laid out the way that library takes
@@ -28,7 +28,7 @@ class BankEngine:
     """``RLSBank.learn`` over all N streams of a step at once (production settings unless overridden)."""
 
     name = "bank"
-    label = "sensorcast RLSBank (vectorised)"
+    label = "sensorcast RLSBank (one call per step)"
     per_record = False
 
     def __init__(self, s: Streams, forgetting: float, delta: float, **bank_kw: float) -> None:

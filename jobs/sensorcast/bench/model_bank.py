@@ -1,5 +1,6 @@
-"""Benchmark ``model-bank``: the vectorised RLS bank vs padasip's FilterRLS and River's LinearRegression,
-updated per record on the same real streams (all KETI rooms × 4 measures, spatial-rls regressors)."""
+"""Benchmark ``model-bank``: the RLS bank (all streams of a step in one compiled call) vs padasip's FilterRLS
+and River's LinearRegression, updated per record on the same real streams (all KETI rooms × 4 measures,
+spatial-rls regressors)."""
 
 from __future__ import annotations
 
@@ -251,7 +252,8 @@ def run(out: Path, panel: Panel | None = None, measures: str = MEASURES, bank_st
         "features and its own intercept as the constant: River has no RLS.",
         "An update is one record learned (each library computes its prediction inside it). The bank runs "
         "`RLSBank.learn` once per time step over all streams, with its production settings (Huber clip, "
-        "symmetrised covariance, trace bound); the per-record engines call `adapt` / `learn_one` once per record. "
+        "symmetrised covariance, trace bound): one call into a numba-compiled loop over the step's rows; "
+        "the per-record engines call `adapt` / `learn_one` once per record. "
         "Inputs are laid out for each library before its timed loop (row views for padasip, dicts for River).",
         f"Timed window: the first {record_steps:,} steps for all three, in {rounds} interleaved rounds (bank, "
         "padasip, River, bank, …) with fresh models each round; updates/s is the median round (min–max shown), "

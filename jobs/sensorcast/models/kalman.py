@@ -48,6 +48,7 @@ class NeighbourhoodKalman:
         self.gm, self.gs = float(mean_forgetting), float(cov_forgetting)
         a = np.r_[np.full(d, self.rho), self.fast_rho]
         self.decay, self.decay2 = a, np.outer(a, a)
+        self._eye_k = np.eye(k)
         self.h_own = np.zeros(d + 1)
         self.h_own[[0, d]] = 1.0  # the own reading: slow + fast of entry 0
         self.mu = np.full((n, d), np.nan)  # running mean per entry (transformed units)
@@ -97,19 +98,24 @@ class NeighbourhoodKalman:
         """Time update, then condition on the neighbours' current readings u_nbr (N, k; NaN: none).
         Returns the target's estimate (transformed units; NaN before its first reading)."""
         steps = int(self.steps[0])
-        if steps % self.refresh == 0 or steps < 2 * self.refresh:  # every step while it warms up
-            self._refresh_q()
         d = self.d
-        z = self.z * self.decay
+        refresh = steps % self.refresh == 0 or steps < 2 * self.refresh  # every step while it warms up
+        if refresh:
+            self._refresh_q()
         P = self.P * self.decay2 + self.Q
+        if refresh:
+            P = 0.5 * (P + P.transpose(0, 2, 1))  # rounding drift, now and then
+        z = self.z * self.decay
+        mu0 = np.where(np.isfinite(self.mu), self.mu, 0.0)
         seen = np.isfinite(u_nbr) & np.isfinite(self.mu[:, 1:])
         mf = seen.astype(float)
-        dev = np.where(seen, u_nbr - np.nan_to_num(self.mu[:, 1:]) - z[:, 1:d], 0.0)
-        ph = P[:, :, 1:d] * mf[:, None, :]  # P Hᵀ M: neighbour readings observe their slow entries
-        s = P[:, 1:d, 1:d] * mf[:, :, None] * mf[:, None, :] + np.eye(d - 1) * (self.noise * mf + (1 - mf))[:, :, None]
-        gain = np.linalg.solve(s, ph.transpose(0, 2, 1)).transpose(0, 2, 1)  # (N, d+1, k)
-        z = z + np.einsum("nij,nj->ni", gain, dev)
-        P = P - gain @ ph.transpose(0, 2, 1)
+        dev = np.where(seen, u_nbr - mu0[:, 1:] - z[:, 1:d], 0.0)
+        ph = P[:, 1:d, :] * mf[:, :, None]  # M H P: neighbour readings observe their slow entries
+        s = P[:, 1:d, 1:d] * (mf[:, :, None] * mf[:, None, :])
+        s += self._eye_k * (self.noise * mf + (1 - mf))[:, :, None]
+        sol = np.linalg.solve(s, np.concatenate([ph, dev[:, :, None]], axis=2))  # S⁻¹ [M H P, dev]
+        z = z + (ph.transpose(0, 2, 1) @ sol[:, :, -1:])[:, :, 0]
+        P = P - ph.transpose(0, 2, 1) @ sol[:, :, :-1]
         self._pending = (z, P, u_nbr)
         return self.mu[:, 0] + z[:, 0] + z[:, d]
 
@@ -117,38 +123,46 @@ class NeighbourhoodKalman:
         """Condition on the target's own reading where ``mask`` holds, then update means and covariance."""
         z, P, u_nbr = self._pending
         d = self.d
-        own = mask & np.isfinite(u_own) & np.isfinite(self.mu[:, 0])
+        reads = mask & np.isfinite(u_own)
+        own = reads & np.isfinite(self.mu[:, 0])
         # a scalar measurement: rank-one update, no solve
         ph = P[:, :, 0] + P[:, :, d]
         s = ph[:, 0] + ph[:, d] + self.own_noise
         gain = np.where(own[:, None], ph / s[:, None], 0.0)
-        dev = np.where(own, u_own - np.nan_to_num(self.mu[:, 0]) - z[:, 0] - z[:, d], 0.0)
+        dev = np.where(own, u_own - np.where(own, self.mu[:, 0], 0.0) - z[:, 0] - z[:, d], 0.0)
         z = z + gain * dev[:, None]
         P = P - gain[:, :, None] * ph[:, None, :]
-        P = 0.5 * (P + P.transpose(0, 2, 1))
-        bad = ~(np.isfinite(z).all(axis=1) & np.isfinite(P).all(axis=(1, 2)))
+        bad = ~np.isfinite(z.sum(axis=1) + P.sum(axis=(1, 2)))
         if bad.any():
             z[bad], P[bad] = 0.0, self.Q[bad]
             self.resets += int(bad.sum())
         self.z, self.P = z, P
         # statistics only from steps where the target itself reads: fitted on the neighbours' moments
         # over other steps (say, while the target is hidden), Σ_NN and Σ_0N would disagree
-        u = np.concatenate([np.where(mask, u_own, np.nan)[:, None], u_nbr], axis=1)
-        obs = np.isfinite(u) & (mask & np.isfinite(u_own))[:, None]
+        if not reads.any():
+            self.steps = self.steps + 1
+            self._pending = None
+            return
+        u = np.concatenate([np.where(reads, u_own, np.nan)[:, None], u_nbr], axis=1)
+        obs = np.isfinite(u) & reads[:, None]
         first = obs & np.isnan(self.mu)
-        self.mu[first] = u[first]
-        self.ref[first] = u[first]
+        if first.any():
+            self.mu[first] = u[first]
+            self.ref[first] = u[first]
         of = obs.astype(float)
         x = np.where(obs, u - self.ref, 0.0)  # centred on a fixed reference for numerical accuracy
         both = of[:, :, None] * of[:, None, :]
         keep = 1.0 - (1.0 - self.gs) * both
-        self.m2 = self.m2 * keep + both * (x[:, :, None] * x[:, None, :])
-        self.m1 = self.m1 * keep + both * x[:, :, None]
-        self.wts = self.wts * keep + both
+        self.m2 *= keep
+        self.m2 += both * (x[:, :, None] * x[:, None, :])
+        self.m1 *= keep
+        self.m1 += both * x[:, :, None]
+        self.wts *= keep
+        self.wts += both
         # discounted mean: the plain mean while few readings are in, then exponential forgetting
         self.cnt = np.where(obs, self.gm * self.cnt + 1.0, self.cnt)
-        dev = np.where(obs, u - self.mu, 0.0)
-        self.mu = np.where(obs, self.mu + dev / np.maximum(self.cnt, 1.0), self.mu)
+        self.mu = np.where(obs, self.mu + (np.where(obs, u, 0.0) - np.where(obs, self.mu, 0.0))
+                           / np.maximum(self.cnt, 1.0), self.mu)
         self.steps = self.steps + 1
         self._pending = None
 

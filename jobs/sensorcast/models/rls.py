@@ -8,6 +8,7 @@ nothing diverges for λ in [0.95, 1] and no NaN escapes.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 
@@ -35,36 +36,11 @@ class RLSBank:
         return (x * self.w).sum(axis=1)
 
     def learn(self, x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> None:
-        """One RLS update of the rows where ``mask`` holds (and x, y are finite)."""
-        mask = mask & np.isfinite(y) & np.isfinite(x).all(axis=1)
-        idx = np.flatnonzero(mask)
-        if idx.size == 0:
-            return
-        xs, ys, w, P = x[idx], y[idx], self.w[idx], self.P[idx]
-        px = (P * xs[:, None, :]).sum(axis=2)  # P x
-        denom = self.lam + (xs * px).sum(axis=1)
-        gain = px / denom[:, None]
-        err = ys - (xs * w).sum(axis=1)
-        var, cnt = self.err_var[idx], self.err_n[idx]
-        lim = np.where(cnt >= 10, self.huber * np.sqrt(var) + 1e-9, np.inf)
-        clipped = np.clip(err, -lim, lim)
-        g = np.where(cnt < 100, 1.0 / (cnt + 1), 0.01)
-        self.err_var[idx] = (1 - g) * var + g * clipped * clipped
-        self.err_n[idx] = cnt + 1
-        err = clipped
-        w = w + gain * err[:, None]
-        P = (P - gain[:, :, None] * px[:, None, :]) / self.lam
-        P = 0.5 * (P + P.transpose(0, 2, 1))
-        trace = np.trace(P, axis1=1, axis2=2)
-        bad = ~np.isfinite(trace) | (trace > self.max_trace) | (trace <= 0)
-        bad_w = ~np.isfinite(w).all(axis=1)
-        if bad.any() or bad_w.any():
-            p = P.shape[1]
-            P[bad | bad_w] = np.eye(p) * self.delta
-            w[bad_w] = 0.0
-            self.resets += int((bad | bad_w).sum())
-        self.w[idx] = w
-        self.P[idx] = P
+        """One RLS update of the rows where ``mask`` holds (and x, y are finite): a compiled loop over the rows
+        (numba), in place; every row's arithmetic is that of the plain RLS recursion below."""
+        x, y = np.ascontiguousarray(x, dtype=np.float64), np.ascontiguousarray(y, dtype=np.float64)
+        self.resets += _learn_rows(x, y, np.ascontiguousarray(mask, dtype=np.bool_), self.w, self.P, self.err_var,
+                                   self.err_n, self.lam, self.huber, self.max_trace, self.delta)
 
     def state(self) -> dict[str, np.ndarray]:
         return {"w": self.w, "P": self.P, "err_var": self.err_var, "err_n": self.err_n}
@@ -74,3 +50,63 @@ class RLSBank:
         self.P = state["P"].copy()
         self.err_var = state["err_var"].copy()
         self.err_n = state["err_n"].copy()
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _learn_rows(x, y, mask, w, P, err_var, err_n, lam, huber, max_trace, delta):  # pragma: no cover - compiled
+    """The RLS update of every row i with mask[i] and finite x[i], y[i]; returns the number of resets.
+
+    px = P x; gain = px / (λ + xᵀ px); e = y − xᵀ w, clipped at ``huber`` running standard deviations of e;
+    w += gain e; P = sym((P − gain pxᵀ) / λ); P ← δ I (and w ← 0 if w is not finite) when its trace is not in
+    (0, max_trace]."""
+    n, p = x.shape
+    px, gain = np.empty(p), np.empty(p)
+    inv_lam = 1.0 / lam
+    resets = 0
+    for i in range(n):
+        if not mask[i] or not np.isfinite(y[i]):
+            continue
+        finite = True
+        for a in range(p):
+            if not np.isfinite(x[i, a]):
+                finite = False
+        if not finite:
+            continue
+        denom = lam
+        pred = 0.0
+        for a in range(p):
+            acc = 0.0
+            for b in range(p):
+                acc += P[i, a, b] * x[i, b]
+            px[a] = acc
+            denom += x[i, a] * acc
+            pred += x[i, a] * w[i, a]
+        err = y[i] - pred
+        var, cnt = err_var[i], err_n[i]
+        if cnt >= 10:
+            lim = huber * np.sqrt(var) + 1e-9
+            err = min(max(err, -lim), lim)
+        g = 1.0 / (cnt + 1) if cnt < 100 else 0.01
+        err_var[i] = (1 - g) * var + g * err * err
+        err_n[i] = cnt + 1
+        inv = 1.0 / denom
+        w_ok = True
+        for a in range(p):
+            gain[a] = px[a] * inv
+            w[i, a] += gain[a] * err
+            w_ok &= np.isfinite(w[i, a])
+        trace = 0.0
+        for a in range(p):
+            for b in range(a, p):
+                v = 0.5 * inv_lam * ((P[i, a, b] - gain[a] * px[b]) + (P[i, b, a] - gain[b] * px[a]))
+                P[i, a, b] = v
+                P[i, b, a] = v
+            trace += P[i, a, a]
+        if not (np.isfinite(trace) and 0 < trace <= max_trace) or not w_ok:
+            for a in range(p):
+                for b in range(p):
+                    P[i, a, b] = delta if a == b else 0.0
+                if not w_ok:
+                    w[i, a] = 0.0
+            resets += 1
+    return resets
