@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 TYPED_SCHEMA = "ts STRING, epoch LONG, sensor STRING, measures MAP<STRING, DOUBLE>, close BOOLEAN"
 LOOSE_SCHEMA = "ts STRING, epoch STRING, sensor STRING, measures STRING"  # what was sent, whatever its type
+NON_NUMERIC_NUMBER = r"([:,\[]\s*)[-+]?(NaN|Infinity)\b"  # a NaN/Infinity value token after : , or [
 ISO_TS = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
 STATE_SCHEMA = "blob BINARY, last_epoch LONG, newest_ms LONG, pending BINARY"
 DEAD_SHARD = -1
@@ -259,8 +260,11 @@ def parse_readings(raw):
     from pyspark.sql import functions as F
 
     text = F.col("value").cast("string")
+    # json_object_keys is null for anything but a JSON object, and for NaN/Infinity numbers too (which
+    # from_json takes): those are still objects, so they are checked with such numbers replaced by 0
+    as_object = F.regexp_replace(text, NON_NUMERIC_NUMBER, "$1 0")
     parsed = raw.select(text.alias("raw"), F.from_json(text, TYPED_SCHEMA).alias("r"),
-                        F.from_json(text, LOOSE_SCHEMA).alias("s"), F.json_object_keys(text).alias("keys"))
+                        F.from_json(text, LOOSE_SCHEMA).alias("s"), F.json_object_keys(as_object).alias("keys"))
     ts_ok = F.col("r.ts").rlike(ISO_TS) & F.try_to_timestamp("r.ts").isNotNull()
     finite = ~F.exists(F.map_values("r.measures"), lambda x: F.isnan(x) | (F.abs(x) == float("inf")))
     reason = (F.when(F.col("keys").isNull(), "malformed JSON")

@@ -71,9 +71,13 @@ def finish(proc: subprocess.Popen, timeout: float) -> tuple[int, str]:
 
 
 def kill(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
-    """Signal the whole process group (the Python driver and its JVM) and reap the leader."""
+    """SIGKILL: the whole process group (the Python driver and its JVM), reaped. Other signals: the driver's
+    Python process alone, as a pod's stop or ``kill PID`` sends it (its JVM must live on to finish the batch)."""
     try:
-        os.killpg(proc.pid, sig)
+        if sig == signal.SIGKILL:
+            os.killpg(proc.pid, sig)
+        else:
+            os.kill(proc.pid, sig)
     except ProcessLookupError:
         pass
     if sig == signal.SIGKILL:
