@@ -51,6 +51,14 @@ copy_deps "$OPENTSDB_HOME" "
   <dependency><groupId>org.apache.zookeeper</groupId><artifactId>zookeeper</artifactId><version>3.4.6</version>
     <exclusions>$(excl log4j log4j)$(excl org.slf4j slf4j-log4j12)$(excl jline jline)$(excl junit junit)</exclusions></dependency>"
 
+# JAXB left the JDK in Java 11, but OpenTSDB 2.4's UniqueId.uidToString still calls javax.xml.bind's
+# DatatypeConverter: without it /api/search/lookup (Grafana's tag_values variables) drops the connection.
+# Added beside the resolved jars (also to a lib fetched before this step existed).
+if [ ! -f "$OPENTSDB_HOME/lib/jaxb-api-$JAXB_API_VERSION.jar" ]; then
+  (cd "$OPENTSDB_HOME" && mvn -q -B dependency:copy -Dartifact="javax.xml.bind:jaxb-api:$JAXB_API_VERSION" \
+    -DoutputDirectory="$OPENTSDB_HOME/lib") || { echo "fetch-tsdb: mvn failed for jaxb-api" >&2; exit 1; }
+fi
+
 copy_deps "$HBASE_HOME" "
   <dependency><groupId>org.apache.hbase</groupId><artifactId>hbase-server</artifactId><version>$HBASE_VERSION</version></dependency>
   <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>$LOG4J2_VERSION</version></dependency>

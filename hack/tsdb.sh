@@ -80,7 +80,7 @@ logger.hadoop.name = org.apache.hadoop.hbase.shaded
 logger.hadoop.level = WARN
 LOG
   # shellcheck disable=SC2086
-  nohup "$JAVA" -Xms256m -Xmx768m -XX:+UseG1GC $OPENS \
+  setsid nohup "$JAVA" -Xms256m -Xmx768m -XX:+UseG1GC $OPENS \
     -Dorg.apache.hbase.thirdparty.io.netty.tryReflectionSetAccessible=true \
     -Dlog4j.configurationFile="$dir/hbase-conf/log4j2.properties" -Dhbase.log.dir="$dir/logs" \
     -Djava.net.preferIPv4Stack=true \
@@ -116,14 +116,21 @@ tsd.http.cachedir = $dir/tsd-cache
 tsd.storage.hbase.zk_quorum = 127.0.0.1:$ZK_PORT
 tsd.core.auto_create_metrics = true
 tsd.storage.fix_duplicates = true
+# asynchbase (it reads this file too) buffers puts this long, and a put with ?sync waits for that flush:
+# its default 1000 ms caps a synchronous writer at one request a second
+hbase.rpcs.buffered_flush_interval = 20
 tsd.http.request.enable_chunked = true
 tsd.http.request.max_chunk = 16777216
 tsd.http.request.cors_domains = *
 tsd.core.meta.enable_tsuid_incrementing = false
+# a TSMeta row per new series in tsdb-meta (realtime_ts needs tsuid_tracking): what /api/search/lookup, and
+# so Grafana's tag_values() template variables, reads
+tsd.core.meta.enable_tsuid_tracking = true
+tsd.core.meta.enable_realtime_ts = true
 CONF
   sed "s#@LOG@#$dir/logs/tsd.log#" "$here/tsdb/logback.xml" > "$dir/logback.xml"
   # shellcheck disable=SC2086
-  nohup "$JAVA" -Xms128m -Xmx512m $OPENS -Djava.net.preferIPv4Stack=true \
+  setsid nohup "$JAVA" -Xms128m -Xmx512m $OPENS -Djava.net.preferIPv4Stack=true \
     -Dlogback.configurationFile="$dir/logback.xml" \
     -cp "$OPENTSDB_HOME/lib/*" net.opentsdb.tools.TSDMain --config="$dir/opentsdb.conf" \
     > "$dir/logs/tsd.out" 2>&1 < /dev/null &

@@ -1,5 +1,5 @@
 """``sensorcast`` command line: backtest (offline engine), run (the embedded streaming job), replay (data set →
-Kafka), stream (the streaming job fed by Kafka), report."""
+Kafka), stream (the streaming job fed by Kafka), report, synth (a larger network derived from a real one)."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         cfg["replay"]["slice"] = args.slice
     cfg = config_mod.validate(cfg)
     run.run(cfg, args.out, steps=args.steps, slices_per_batch=args.slices_per_batch,
-            report=not args.no_report)
+            report=not args.no_report, extra_sinks=stream_sinks(args, cfg, Path(args.out) / "opentsdb-state"))
     print(f"wrote {Path(args.out) / 'metrics.json'} and {Path(args.out) / 'report.html'}")
     return 0
 
@@ -92,7 +92,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     _need_bootstrap(args)
     cfg = _cfg(args)
-    panel = run.load_panel(cfg, args.steps)
+    panel = time_window(run.load_panel(cfg, args.steps), args.start, args.end)
     opts = replay.ReplayOptions(args.bootstrap_servers, args.topic, args.dead_letter_topic or None,
                                 speedup=args.speedup, batch=args.batch, partitions=args.partitions,
                                 resume=not args.no_resume, progress_every=args.progress_every,
@@ -104,6 +104,36 @@ def cmd_replay(args: argparse.Namespace) -> int:
     except (KafkaException, RuntimeError) as exc:
         print(f"sensorcast replay: Kafka at {args.bootstrap_servers}: {exc}", file=sys.stderr)
         return 1
+
+
+def _utc(text: str | None, flag: str):
+    """An ISO-8601 time (UTC unless it has an offset) as naive-UTC datetime64[ms]; None stays None."""
+    import numpy as np
+    import pandas as pd
+
+    if not text:
+        return None
+    try:
+        t = pd.Timestamp(text)
+    except ValueError as exc:
+        raise config_mod.ConfigError(f"{flag}: {text!r} is not an ISO-8601 time ({exc})") from None
+    t = t.tz_convert("UTC").tz_localize(None) if t.tzinfo else t
+    return np.datetime64(t.to_datetime64(), "ms")
+
+
+def time_window(panel, start: str | None, end: str | None):
+    """The time steps of ``panel`` in [start, end) (the replay Job's dataset.start/end)."""
+    import numpy as np
+
+    lo, hi = _utc(start, "--start"), _utc(end, "--end")
+    if lo is None and hi is None:
+        return panel
+    i = 0 if lo is None else int(np.searchsorted(panel.times, lo, side="left"))
+    j = len(panel.times) if hi is None else int(np.searchsorted(panel.times, hi, side="left"))
+    if j <= i:
+        raise config_mod.ConfigError(f"--start/--end: no time step of {panel.name} in [{start}, {end}) "
+                                     f"(it spans {panel.times[0]} .. {panel.times[-1]} UTC)")
+    return panel.select(start=i, stop=j)
 
 
 def cmd_stream(args: argparse.Namespace) -> int:
@@ -122,20 +152,62 @@ def cmd_stream(args: argparse.Namespace) -> int:
     opts = stream.KafkaOptions(args.bootstrap_servers, args.input_topic, args.output_topic or None,
                                args.dead_letter_topic or None, args.starting_offsets, args.checkpoint,
                                args.parquet, args.trigger, args.max_offsets_per_trigger, args.idle_stop)
-    return stream.run_kafka(cfg, opts, net, extra_sinks=stream_sinks(args, cfg))
+    cp = args.checkpoint.rstrip("/")
+    state = f"{cp}-opentsdb-state" if "://" in cp else Path(cp).parent / "opentsdb-state"
+    return stream.run_kafka(cfg, opts, net, extra_sinks=stream_sinks(args, cfg, state))
 
 
-def stream_sinks(args: argparse.Namespace, cfg: dict) -> list:
-    """foreachBatch sinks beyond Parquet and Kafka, from the options (the TSDB sink plugs in here)."""
-    return []
+def stream_sinks(args: argparse.Namespace, cfg: dict, default_state: str | Path) -> list:
+    """foreachBatch sinks beyond Parquet and Kafka, from the options: the OpenTSDB sink with --opentsdb."""
+    if not args.opentsdb:
+        return []
+    from .sinks.opentsdb import OpenTsdbSink
+    from .stream import models_of
+
+    state = args.opentsdb_state or default_state
+    return [OpenTsdbSink(args.opentsdb, args.pipeline, models_of(cfg), cfg["detection"]["ranges"], state,
+                         batch_size=args.opentsdb_batch_size, max_retries=args.opentsdb_retries,
+                         concurrency=args.opentsdb_concurrency)]
+
+
+def _opentsdb_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--opentsdb", metavar="URL", default=os.environ.get("SENSORCAST_OPENTSDB"),
+                   help="also write the points of design §3 to this TSD (default $SENSORCAST_OPENTSDB; "
+                   "`make tsdb-up` starts one)")
+    p.add_argument("--pipeline", default=os.environ.get("SENSORCAST_PIPELINE", "sensorcast"),
+                   help="the points' pipeline tag (default $SENSORCAST_PIPELINE, else sensorcast)")
+    p.add_argument("--opentsdb-batch-size", type=int, default=200, metavar="N", help="points per /api/put (200)")
+    p.add_argument("--opentsdb-retries", type=int, default=8, metavar="N",
+                   help="retries of a failed /api/put, with exponential backoff (8, about a minute)")
+    p.add_argument("--opentsdb-concurrency", type=int, default=4, metavar="N", help="puts in flight (4)")
+    p.add_argument("--opentsdb-state", metavar="DIR",
+                   help="folder or URI (hdfs://) of the sink's running daily-MSE sums, which must outlive the driver "
+                   "like the checkpoint (default: beside the checkpoint)")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import write_report
+    sensors = args.sensors.split(",") if args.sensors else None
+    if args.opentsdb:
+        from .report_tsdb import report_from_tsdb
 
-    path = write_report(args.dir, sensors=args.sensors.split(",") if args.sensors else None,
-                        per_measure=args.per_measure)
+        path = report_from_tsdb(args.dir, args.opentsdb, args.pipeline, sensors, args.per_measure)
+    else:
+        from .report import write_report
+
+        path = write_report(args.dir, sensors=sensors, per_measure=args.per_measure)
     print(f"wrote {path}")
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from . import synth
+
+    spec = synth.SynthSpec(args.source, args.copies, args.days,
+                           tuple(args.measures.split(",")) if args.measures else None, args.seed, args.noise,
+                           args.max_shift)
+    res = synth.write(spec, args.out, progress=True)
+    print(f"wrote {res['sensors']:,} sensors × {len(res['measures'])} measures, {res['steps']:,} time steps, "
+          f"{res['readings']:,} readings to {args.out}/ (readings.csv, locations.csv, README.md)")
     return 0
 
 
@@ -157,6 +229,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--shards", type=int, help="shards of target sensors (Spark groups)")
     p.add_argument("--master", help="Spark master (default local[*]: every core)")
     p.add_argument("--no-report", action="store_true")
+    _opentsdb_args(p)
     p.set_defaults(fn=cmd_run)
     p = sub.add_parser("replay", help="produce a data set's reading records to a Kafka topic, in time order",
                        epilog="Exit codes: 0 all delivered, 1 some record not delivered, 2 bad options, "
@@ -168,6 +241,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--speedup", type=_speedup, default=None, metavar="X|max",
                    help="data time per wall time (1 = real time; default max = as fast as possible)")
     p.add_argument("--batch", choices=["day", "hour"], help="send one slice at a time (flushed, then closed)")
+    p.add_argument("--start", metavar="TIME", help="first time to send (ISO-8601, UTC unless an offset is given)")
+    p.add_argument("--end", metavar="TIME", help="send the time steps before this time (ISO-8601)")
     p.add_argument("--partitions", type=int, default=2, help="partitions when the topic is created (default 2)")
     p.add_argument("--no-resume", action="store_true", help="send everything even if the topic holds a part")
     p.add_argument("--progress-every", type=float, default=5.0, metavar="SECONDS")
@@ -191,11 +266,26 @@ def parser() -> argparse.ArgumentParser:
                    help="stop (exit 0) after this long without input once data has flowed (batch-like runs)")
     p.add_argument("--shards", type=int, help="shards of target sensors (Spark groups)")
     p.add_argument("--master", help="Spark master (default local[2])")
+    _opentsdb_args(p)
     p.set_defaults(fn=cmd_stream)
-    p = sub.add_parser("report", help="(re)generate DIR/report.html from a run or backtest folder")
+    p = sub.add_parser("synth", help="a larger network derived from a real data set (copies with noise, "
+                       "time shift, offset locations; real gaps and faults kept), as long CSV + locations")
+    p.add_argument("--from", dest="source", required=True, choices=["keti", "aqi36", "intel-extract"])
+    p.add_argument("--copies", type=int, required=True, help="copies of every real sensor")
+    p.add_argument("--days", type=float, help="only this many days, from the first UTC midnight (default: all)")
+    p.add_argument("--measures", help="comma-separated measures (default: all of the data set)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--noise", type=float, default=0.005, help="relative noise standard deviation (0.005)")
+    p.add_argument("--max-shift", type=int, default=2, help="largest time shift of a copy, in time steps (2)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(fn=cmd_synth)
+    p = sub.add_parser("report", help="(re)generate DIR/report.html from a run or backtest folder, or from a TSD")
     p.add_argument("dir")
     p.add_argument("--sensors", help="comma-separated sensors to plot (default: the most flagged)")
     p.add_argument("--per-measure", type=int, default=2, help="sensors plotted per measure (default 2)")
+    p.add_argument("--opentsdb", metavar="URL", help="read the forecast rows back from this TSD instead of "
+                   "DIR's Parquet (metrics to DIR/metrics-opentsdb.json)")
+    p.add_argument("--pipeline", default="sensorcast", help="with --opentsdb: the pipeline tag (default sensorcast)")
     p.set_defaults(fn=cmd_report)
     return ap
 

@@ -136,13 +136,20 @@ def daily_table(metrics: dict) -> str:
     return "\n".join(parts)
 
 
-def write_report(folder: str | Path, sensors: list[str] | None = None, per_measure: int = 2) -> Path:
-    """Write ``folder/report.html`` and ``folder/plots/*.png``; returns the HTML path."""
+def folder_config(folder: Path) -> dict:
+    """The run's ``config.yaml`` in the folder ({} if none)."""
+    return yaml.safe_load((folder / "config.yaml").read_text()) if (folder / "config.yaml").exists() else {}
+
+
+def write_report(folder: str | Path, sensors: list[str] | None = None, per_measure: int = 2,
+                 frame: pd.DataFrame | None = None, metrics: dict | None = None) -> Path:
+    """Write ``folder/report.html`` and ``folder/plots/*.png``; returns the HTML path. The forecast rows and
+    metrics are the folder's (``forecasts/``, ``metrics.json``) unless given (e.g. read back from OpenTSDB)."""
     folder = Path(folder)
-    metrics = json.loads((folder / "metrics.json").read_text())
-    cfg = yaml.safe_load((folder / "config.yaml").read_text()) if (folder / "config.yaml").exists() else {}
-    ranges = (cfg.get("detection") or {}).get("ranges", {})
-    frame = load_forecasts(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    metrics = metrics if metrics is not None else json.loads((folder / "metrics.json").read_text())
+    ranges = (folder_config(folder).get("detection") or {}).get("ranges", {})
+    frame = load_forecasts(folder) if frame is None else frame.copy()
     models = [m for m in COLORS if pred_column(m) in frame.columns]
     frame["day"] = frame.ts.dt.floor("D")
     frame["scored"] = scored_rows(frame, ranges)

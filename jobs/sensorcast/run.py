@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -36,9 +37,12 @@ def load_panel(cfg: dict, steps: int | None = None) -> Panel:
 
 
 def run(cfg: dict, out: str | Path, steps: int | None = None, slices_per_batch: int = 1,
-        trigger: str | None = None, report: bool = True) -> dict:
-    """Run the embedded streaming job to the end of the data set; returns the metrics."""
+        trigger: str | None = None, report: bool = True, extra_sinks: Sequence = ()) -> dict:
+    """Run the embedded streaming job to the end of the data set; returns the metrics.
+
+    ``extra_sinks`` (e.g. the OpenTSDB sink) get each micro-batch after the Parquet sink."""
     from .replay_source import ReplayDataSource
+    from .sinks import FanOut
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -59,7 +63,7 @@ def run(cfg: dict, out: str | Path, steps: int | None = None, slices_per_batch: 
         if val:
             reader = reader.option(key, str(val))
     rows = stream.forecast_stream(spark, reader.load(), net, cfg, models)
-    writer = (rows.writeStream.foreachBatch(stream.ParquetSink(str(out)))
+    writer = (rows.writeStream.foreachBatch(FanOut([stream.ParquetSink(str(out)), *extra_sinks]))
               .option("checkpointLocation", str(out / "checkpoint")))
     if trigger:
         writer = writer.trigger(processingTime=trigger)
@@ -90,24 +94,31 @@ def read_forecasts(path: str | Path) -> pd.DataFrame:
 def metrics_from_forecasts(path: str | Path, panel: Panel, cfg: dict, models: list[str],
                            seconds: float) -> dict:
     """Score a run's forecast rows with the offline rules (online protocol)."""
-    frame = read_forecasts(path)
     net = build(panel, cfg)
-    s_map = {s: i for i, s in enumerate(net.sensors)}
-    m_map = {m: i for i, m in enumerate(net.measures)}
+    res = score_rows(read_forecasts(path), net.sensors, net.measures, net.lo, net.hi,
+                     evaluate.scored_days(panel), models, panel.name, panel.rows, seconds)
+    res["bad_lines"] = panel.bad.summary()
+    res["engine"] = "spark"
+    return res
+
+
+def score_rows(frame: pd.DataFrame, sensors: list[str], measures: list[str], lo: np.ndarray, hi: np.ndarray,
+               scored_days: Sequence, models: list[str], dataset: str, rows: int, seconds: float) -> dict:
+    """Metrics of forecast rows (online protocol): actuals inside the measure's hard range (``lo``/``hi``
+    per measure) on the scored days, every model on the same points; plus the flag counts."""
+    s_map = {s: i for i, s in enumerate(sensors)}
+    m_map = {m: i for i, m in enumerate(measures)}
     s_idx = frame.sensor.map(s_map).to_numpy()
     m_idx = frame.measure.map(m_map).to_numpy()
     actual = frame.actual.to_numpy(float)
     days = frame.ts.to_numpy().astype("datetime64[D]")
-    scored_days = np.array(evaluate.scored_days(panel), dtype="datetime64[D]")
+    scored = np.array(scored_days, dtype="datetime64[D]")
     preds = np.stack([frame[forecasts.pred_column(m)].to_numpy(float) for m in models], axis=1)
     with np.errstate(invalid="ignore"):
-        ok = (np.isfinite(actual) & (actual >= net.lo[m_idx]) & (actual <= net.hi[m_idx])
-              & np.isin(days, scored_days) & np.isfinite(preds[:, 0]))
-    points = {"stream": (s_idx * len(net.measures) + m_idx)[ok], "day": days[ok],
+        ok = (np.isfinite(actual) & (actual >= lo[m_idx]) & (actual <= hi[m_idx])
+              & np.isin(days, scored) & np.isfinite(preds[:, 0]))
+    points = {"stream": (s_idx * len(measures) + m_idx)[ok], "day": days[ok],
               "err": preds[ok] - actual[ok][:, None]}
-    res = evaluate.metrics(points, net.sensors, net.measures, models, panel.name, "online",
-                           panel.rows, seconds)
+    res = evaluate.metrics(points, sensors, measures, models, dataset, "online", rows, seconds)
     res["flags"] = frame.flag.value_counts().reindex(["ok", "erroneous", "missing"], fill_value=0).astype(int).to_dict()
-    res["bad_lines"] = panel.bad.summary()
-    res["engine"] = "spark"
     return res
