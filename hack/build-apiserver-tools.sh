@@ -91,8 +91,8 @@ if cached "$apiserver" --version && cached "$kubectl" version --client && cached
 else
   (build_k8s)
 fi
-"$etcd" --version | head -1
+"$etcd" --version | sed -n 1p  # not head: etcd gets SIGPIPE, exit 141 under pipefail
 "$apiserver" --version
-"$kubectl" version --client 2>/dev/null | head -1
+"$kubectl" version --client 2>/dev/null | sed -n 1p
 "$kcm" --version
 log "ok: $(dirname "$apiserver") $(dirname "$kubectl") $(dirname "$kcm") $(dirname "$etcd")"

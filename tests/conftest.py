@@ -12,7 +12,10 @@ from sensorcast.io import datasets
 from sensorcast.io.panel import Panel
 
 ROOT = Path(__file__).resolve().parents[1]
-pytest_plugins = ["tests.integration.tsdb_fixture"]  # the `tsdb` session fixture (real OpenTSDB)
+# session fixtures of real servers, shared by every folder: `tsdb` (OpenTSDB), `kafka` (KRaft broker),
+# `control_plane` + `namespace` (etcd + kube-apiserver)
+pytest_plugins = ["tests.integration.tsdb_fixture", "tests.integration.kafka_fixture",
+                  "tests.integration.apiserver.control_plane_fixture"]
 
 
 @pytest.fixture(scope="session")

@@ -54,11 +54,16 @@ def models_config(spec: dict) -> dict[str, dict]:
     return out
 
 
+def shard_count(spec: dict) -> int:
+    """Groups of target sensors: ``spark.shards``, else one per input topic partition (the parallelism the
+    source has anyway)."""
+    return int((spec.get("spark") or {}).get("shards") or (spec.get("kafka") or {}).get("partitions", 3))
+
+
 def build_config(spec: dict) -> dict[str, Any]:
     """The job config dict for a (defaulted) ForecastPipeline spec."""
     sensors = spec.get("sensors") or {}
     det = spec.get("detection") or {}
-    spark = spec.get("spark") or {}
     cfg: dict[str, Any] = {
         "dataset": dataset_location(spec) or "keti",
         "format": (spec.get("dataset") or {}).get("format"),
@@ -71,7 +76,7 @@ def build_config(spec: dict) -> dict[str, Any]:
             "min_count": int(det.get("minCount", 30)),
             "max_run": int(det.get("maxRun", 10)),
         },
-        "spark": {"shards": int(spark.get("shards", 2)), "shuffle_partitions": int(spark.get("shards", 2))},
+        "spark": {"shards": shard_count(spec), "shuffle_partitions": shard_count(spec)},
     }
     if det.get("ranges"):
         cfg["detection"]["ranges"] = {m: [float(r["low"]), float(r["high"])] for m, r in sorted(det["ranges"].items())}

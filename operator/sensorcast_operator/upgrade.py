@@ -22,7 +22,7 @@ def state_fields(p: Pipeline) -> dict:
     models = models_config(p.spec)
     return {
         "inputTopic": p.topic("input"),
-        "shards": int(p.spec["spark"].get("shards", 2)),
+        "shards": p.shards,
         "dataset": dataset_location(p.spec),
         "locations": sensors.get("locations"),
         "measures": sorted(sensors.get("measures") or []),

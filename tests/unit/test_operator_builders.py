@@ -22,7 +22,7 @@ EXAMPLE = yaml.safe_load((ROOT / "operator/examples/keti.yaml").read_text())
 STREAM_FLAGS = {"--bootstrap-servers", "--input-topic", "--output-topic", "--dead-letter-topic", "--checkpoint",
                 "--trigger", "--config", "--opentsdb", "--parquet"}
 REPLAY_FLAGS = {"--bootstrap-servers", "--topic", "--speedup", "--batch", "--dead-letter-topic", "--dataset",
-                "--config", "--format"}
+                "--config", "--format", "--start", "--end"}
 
 
 def pipeline(spec: dict, name: str = "keti", namespace: str = "ns1") -> manifests.Pipeline:
@@ -60,7 +60,7 @@ def test_config_map_is_a_valid_job_config(tmp_path):
     assert cfg["measures"] == ["co2", "humidity", "temperature"]
     assert cfg["detection"]["ranges"]["co2"] == [250.0, 5000.0]
     assert cfg["detection"]["ranges"]["temperature"] == [-10.0, 60.0]  # job defaults kept for the rest
-    assert cfg["spark"]["shards"] == 2
+    assert cfg["spark"]["shards"] == 3  # the example's kafka.partitions
 
 
 def test_minimal_spec_gets_every_model_and_the_parameter_names_of_the_job(tmp_path):
@@ -309,3 +309,46 @@ def test_defaults_come_from_the_crd():
     assert spec["spark"]["trigger"] == "10 seconds" and spec["spark"]["driver"]["memory"] == "1g"
     assert spec["sinks"]["kafka"]["enabled"] is True and spec["upgradePolicy"] == "resume"
     assert spec["kafka"]["partitions"] == 3 and spec["sensors"]["neighbours"] == 4
+
+
+def test_rendered_commands_parse_with_the_job_cli():
+    """The contract between operator and job: the real ``sensorcast`` parser takes what the builders render."""
+    from sensorcast import cli
+
+    p = example(dataset__start="2013-08-25T16:00:00Z", dataset__end="2013-08-25T20:00:00Z")
+    cmd = manifests.replay_job(p)["spec"]["template"]["spec"]["containers"][0]["command"]
+    args = cli.parser().parse_args(cmd[1:])
+    assert (args.cmd, args.start, args.end, args.speedup) == ("replay", "2013-08-25T16:00:00Z",
+                                                              "2013-08-25T20:00:00Z", 600.0)
+    args = cli.parser().parse_args(manifests.spark_application(p, 0, "fp")["spec"]["arguments"])
+    assert (args.cmd, args.opentsdb, args.trigger) == ("stream", "http://opentsdb:4242", "10 seconds")
+
+
+def test_every_pod_is_restricted_and_limited():
+    """Restricted Pod Security: non-root, no escalation, no capabilities, RuntimeDefault seccomp; CPU limits."""
+    p = example(dataset={"url": "https://example.org/data.txt.gz"})
+    job = manifests.replay_job(p)["spec"]["template"]["spec"]
+    assert job["securityContext"]["runAsNonRoot"] is True
+    for c in job["containers"] + job["initContainers"]:
+        sc = c["securityContext"]
+        assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"]["drop"] == ["ALL"]
+        assert sc["seccompProfile"]["type"] == "RuntimeDefault" and c["resources"]["limits"]["cpu"]
+    spec = manifests.spark_application(p, 0, "fp")["spec"]
+    for role in ("driver", "executor"):
+        assert spec[role]["podSecurityContext"]["runAsNonRoot"] is True
+        assert spec[role]["securityContext"]["allowPrivilegeEscalation"] is False
+        assert spec[role]["coreLimit"] == str(spec[role]["cores"])
+
+
+def test_shards_default_to_the_input_partitions_and_guard_the_checkpoint():
+    """No spark.shards: one shard per input partition; growing the partitions then changes the state's key,
+    which the resume policy refuses (the user sets spark.shards or resets)."""
+    p = example(kafka__partitions=4)
+    assert "shards" not in p.spec["spark"] and p.shards == 4
+    assert build_config(p.spec)["spark"] == {"shards": 4, "shuffle_partitions": 4}
+    app = manifests.spark_application(p, 0, "fp")["spec"]
+    assert app["sparkConf"]["spark.sql.shuffle.partitions"] == "4"
+    assert example(kafka__partitions=4, spark__shards=2).shards == 2
+    before = upgrade.Previous(upgrade.state_fields(p), 0, manifests.config_hash(p))
+    assert upgrade.decide(example(kafka__partitions=6), before).refused == ("shards",)
+    assert upgrade.decide(example(kafka__partitions=6, spark__shards=4), before).refused == ()

@@ -79,9 +79,10 @@ def complete_job(namespace: str, name: str) -> None:
     from sensorcast_operator import kube
 
     ts = now()
-    kube.patch("Job", namespace, name, {"status": {"startTime": ts}}, sub="status")
+    if not (kube.get("Job", namespace, name).get("status") or {}).get("startTime"):  # immutable once set
+        kube.patch("Job", namespace, name, {"status": {"startTime": ts}}, sub="status")
     kube.patch("Job", namespace, name, {"status": {
-        "succeeded": 1, "completionTime": ts, "uncountedTerminatedPods": {},
+        "active": 0, "succeeded": 1, "completionTime": ts, "uncountedTerminatedPods": {},
         "conditions": [{"type": "SuccessCriteriaMet", "status": "True", "lastTransitionTime": ts,
                         "lastProbeTime": ts},
                        {"type": "Complete", "status": "True", "lastTransitionTime": ts, "lastProbeTime": ts}]}},

@@ -1,5 +1,6 @@
-"""A real etcd + kube-apiserver (+ the garbage collector) for the operator tests, started once per session by
-hack/kube_testenv.py, with the project's and the upstream CRDs installed; a fresh namespace per test."""
+"""Session fixture: a real etcd + kube-apiserver (+ the garbage collector) for the operator and e2e tests,
+started once per session by hack/kube_testenv.py, with the project's and the upstream CRDs installed; a fresh
+namespace per test."""
 
 from __future__ import annotations
 
