@@ -13,6 +13,13 @@ __all__ = ["BENCHMARKS", "Check", "Result", "Table", "register", "load_all"]
 
 def load_all() -> dict:
     """Import the benchmark modules (each registers itself) and return the registry."""
-    from . import backtest_keti, model_bank  # noqa: F401  (registration side effect)
+    from . import (  # noqa: F401  (registration side effect)
+        backtest_keti,
+        kafka_e2e,
+        kafka_scaling,
+        model_bank,
+        opentsdb_sink,
+        scaling,
+    )
 
     return dict(sorted(BENCHMARKS.items(), key=lambda kv: kv[1].order))
