@@ -298,27 +298,23 @@ def forecast_stream(spark, raw, net: Network, cfg: dict, models: list[str]):
     route_df = F.broadcast(spark.createDataFrame(routes, "rsensor STRING, shard INT"))
     measures = list(net.measures)
 
+    # one pass over the input: known good readings fan out to their shards' rows (one per measure), bad and
+    # unknown-sensor records become one dead-letter row each (a union of three filtered branches of the same
+    # input would read and parse every micro-batch three times)
     checked = parse_readings(raw)
-    good = checked.filter(F.col("reason").isNull()).withColumn(
-        "ts_ms", F.unix_millis(F.try_to_timestamp("ts")))
-    bad = checked.filter(F.col("reason").isNotNull()).select(
-        F.lit(None).cast("long").alias("ts_ms"), F.lit(None).cast("long").alias("epoch"),
-        F.lit(None).cast("string").alias("sensor"), F.lit(None).cast("string").alias("measure"),
-        F.lit(None).cast("double").alias("value"), F.lit(False).alias("close"), "reason", "raw",
-        F.lit(DEAD_SHARD).alias("shard"))
-    joined = good.join(route_df, F.col("sensor") == F.col("rsensor"), "left")
-    unknown = joined.filter(F.col("shard").isNull()).select(
-        "ts_ms", "epoch", "sensor", F.lit(None).cast("string").alias("measure"),
-        F.lit(None).cast("double").alias("value"), "close", F.lit("unknown sensor").alias("reason"), "raw",
-        F.lit(DEAD_SHARD).alias("shard"))
-    # good readings travel without their raw text (it would cross into Python once per shard and measure)
-    long = (joined.filter(F.col("shard").isNotNull())
-            .select("ts_ms", "epoch", "sensor", F.explode_outer("measures").alias("measure", "value"), "close",
-                    "shard")
-            .filter(F.col("measure").isin(measures) | F.col("measure").isNull())
-            .select("ts_ms", "epoch", "sensor", "measure", "value", "close",
-                    F.lit(None).cast("string").alias("reason"), F.lit(None).cast("string").alias("raw"), "shard"))
-    unioned = long.unionByName(unknown).unionByName(bad)
+    bad = F.col("reason").isNotNull()
+    joined = (checked.withColumn("ts_ms", F.when(~bad, F.unix_millis(F.try_to_timestamp("ts"))))
+              .join(route_df, (F.col("sensor") == F.col("rsensor")) & ~bad, "left"))
+    why = F.when(bad, F.col("reason")).when(F.col("shard").isNull(), F.lit("unknown sensor"))
+    ok = why.isNull()
+    unioned = (joined.select(
+        F.when(~bad, F.col("ts_ms")).alias("ts_ms"), F.when(~bad, F.col("epoch")).alias("epoch"),
+        F.when(~bad, F.col("sensor")).alias("sensor"),
+        F.explode_outer(F.when(ok, F.col("measures"))).alias("measure", "value"),
+        F.when(bad, F.lit(False)).otherwise(F.col("close")).alias("close"), why.alias("reason"),
+        F.when(~ok, F.col("raw")).alias("raw"),  # good readings travel without their raw text
+        F.coalesce(F.col("shard"), F.lit(DEAD_SHARD)).alias("shard"))
+        .filter(F.col("measure").isin(measures) | F.col("measure").isNull()))
     fn = make_state_fn(net, cfg, n_shards, models)
     return unioned.groupBy("shard").applyInPandasWithState(
         fn, output_schema(models), STATE_SCHEMA, "append", GroupStateTimeout.NoTimeout)
