@@ -58,8 +58,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.slice:
         cfg["replay"]["slice"] = args.slice
     cfg = config_mod.validate(cfg)
-    run.run(cfg, args.out, steps=args.steps, slices_per_batch=args.slices_per_batch,
-            report=not args.no_report, extra_sinks=stream_sinks(args, cfg, Path(args.out) / "opentsdb-state"))
+    run.run(cfg, args.out, steps=args.steps, slices_per_batch=args.slices_per_batch, report=not args.no_report,
+            extra_sinks=stream_sinks(args, cfg, Path(args.out) / "opentsdb-state"), resume=args.resume)
     print(f"wrote {Path(args.out) / 'metrics.json'} and {Path(args.out) / 'report.html'}")
     return 0
 
@@ -67,12 +67,23 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _kafka_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bootstrap-servers", default=os.environ.get("SENSORCAST_KAFKA"),
                    help="Kafka bootstrap servers (default $SENSORCAST_KAFKA, which `make kafka-up` prints)")
-    p.add_argument("--steps", type=int, help="only the first N time steps of the data set (a slice)")
+    p.add_argument("--steps", type=_positive, help="only the first N time steps of the data set (a slice)")
 
 
 def _need_bootstrap(args: argparse.Namespace) -> None:
     if not args.bootstrap_servers:
         raise config_mod.ConfigError("--bootstrap-servers: not given and $SENSORCAST_KAFKA is not set")
+
+
+def _positive(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {n}")
+    return n
 
 
 def _speedup(text: str) -> float | None:
@@ -172,14 +183,15 @@ def stream_sinks(args: argparse.Namespace, cfg: dict, default_state: str | Path)
 
 def _opentsdb_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--opentsdb", metavar="URL", default=os.environ.get("SENSORCAST_OPENTSDB"),
-                   help="also write the points of design §3 to this TSD (default $SENSORCAST_OPENTSDB; "
+                   help="also write the forecasts as OpenTSDB points (sensorcast.actual, .value, .prediction, .mse, "
+                   ".flag) to this TSD (default $SENSORCAST_OPENTSDB; "
                    "`make tsdb-up` starts one)")
     p.add_argument("--pipeline", default=os.environ.get("SENSORCAST_PIPELINE", "sensorcast"),
                    help="the points' pipeline tag (default $SENSORCAST_PIPELINE, else sensorcast)")
-    p.add_argument("--opentsdb-batch-size", type=int, default=200, metavar="N", help="points per /api/put (200)")
+    p.add_argument("--opentsdb-batch-size", type=_positive, default=200, metavar="N", help="points per /api/put (200)")
     p.add_argument("--opentsdb-retries", type=int, default=8, metavar="N",
                    help="retries of a failed /api/put, with exponential backoff (8, about a minute)")
-    p.add_argument("--opentsdb-concurrency", type=int, default=4, metavar="N", help="puts in flight (4)")
+    p.add_argument("--opentsdb-concurrency", type=_positive, default=4, metavar="N", help="puts in flight (4)")
     p.add_argument("--opentsdb-state", metavar="DIR",
                    help="folder or URI (hdfs://) of the sink's running daily-MSE sums, which must outlive the driver "
                    "like the checkpoint (default: beside the checkpoint)")
@@ -223,12 +235,15 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="the streaming job embedded: Spark local mode on a local data set",
                        epilog=EPILOG)
     _common(p)
-    p.add_argument("--steps", type=int, help="only the first N time steps (a slice, for quick runs)")
+    p.add_argument("--steps", type=_positive, help="only the first N time steps (a slice, for quick runs)")
     p.add_argument("--slice", choices=["day", "hour", "step"], help="replay slice per micro-batch")
-    p.add_argument("--slices-per-batch", type=int, default=1)
-    p.add_argument("--shards", type=int, help="shards of target sensors (Spark groups)")
+    p.add_argument("--slices-per-batch", type=_positive, default=1, metavar="N",
+                   help="replay slices per micro-batch (default 1)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run from the checkpoint in --out (default: start afresh)")
+    p.add_argument("--shards", type=_positive, help="shards of target sensors (Spark groups)")
     p.add_argument("--master", help="Spark master (default local[*]: every core)")
-    p.add_argument("--no-report", action="store_true")
+    p.add_argument("--no-report", action="store_true", help="skip report.html (metrics.json and forecasts only)")
     _opentsdb_args(p)
     p.set_defaults(fn=cmd_run)
     p = sub.add_parser("replay", help="produce a data set's reading records to a Kafka topic, in time order",
@@ -243,7 +258,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", choices=["day", "hour"], help="send one slice at a time (flushed, then closed)")
     p.add_argument("--start", metavar="TIME", help="first time to send (ISO-8601, UTC unless an offset is given)")
     p.add_argument("--end", metavar="TIME", help="send the time steps before this time (ISO-8601)")
-    p.add_argument("--partitions", type=int, default=2, help="partitions when the topic is created (default 2)")
+    p.add_argument("--partitions", type=_positive, default=2, help="partitions when the topic is created (default 2)")
     p.add_argument("--no-resume", action="store_true", help="send everything even if the topic holds a part")
     p.add_argument("--progress-every", type=float, default=5.0, metavar="SECONDS")
     p.add_argument("--delivery-timeout", type=float, default=300.0, metavar="SECONDS",
@@ -261,11 +276,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default="out/stream/checkpoint", help="checkpoint URI (local dir or hdfs://)")
     p.add_argument("--parquet", help="also archive forecasts as Parquet under DIR (local or hdfs://)")
     p.add_argument("--trigger", help="micro-batch interval, e.g. '10 seconds' (default: as fast as possible)")
-    p.add_argument("--max-offsets-per-trigger", type=int, help="cap records per micro-batch (single partition)")
+    p.add_argument("--max-offsets-per-trigger", type=_positive, help="cap records per micro-batch (single partition)")
     p.add_argument("--idle-stop", type=float, metavar="SECONDS",
                    help="stop (exit 0) after this long without input once data has flowed (batch-like runs)")
-    p.add_argument("--shards", type=int, help="shards of target sensors (Spark groups)")
-    p.add_argument("--master", help="Spark master (default local[2])")
+    p.add_argument("--shards", type=_positive, help="shards of target sensors (Spark groups)")
+    p.add_argument("--master", help="Spark master (default local[*]: every core)")
     _opentsdb_args(p)
     p.set_defaults(fn=cmd_stream)
     p = sub.add_parser("synth", help="a larger network derived from a real data set (copies with noise, "
@@ -282,7 +297,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="(re)generate DIR/report.html from a run or backtest folder, or from a TSD")
     p.add_argument("dir")
     p.add_argument("--sensors", help="comma-separated sensors to plot (default: the most flagged)")
-    p.add_argument("--per-measure", type=int, default=2, help="sensors plotted per measure (default 2)")
+    p.add_argument("--per-measure", type=_positive, default=2, help="sensors plotted per measure (default 2)")
     p.add_argument("--opentsdb", metavar="URL", help="read the forecast rows back from this TSD instead of "
                    "DIR's Parquet (metrics to DIR/metrics-opentsdb.json)")
     p.add_argument("--pipeline", default="sensorcast", help="with --opentsdb: the pipeline tag (default sensorcast)")

@@ -59,11 +59,16 @@ DEFAULTS: dict[str, Any] = {
     "scales": {"temperature": 1.0, "humidity": 5.0, "co2": 100.0, "light": 100.0, "pir": 10.0,
                "voltage": 0.1, "pm25": 20.0},
     "replay": {"slice": "day"},
-    "spark": {"master": "local[*]", "shards": 2, "shuffle_partitions": 2},
+    # one shard on one machine: more shards fan each reading out to more groups (make bench, kafka-scaling);
+    # in a cluster, shards = executor cores (docs/operations.md)
+    "spark": {"master": "local[*]", "shards": 1, "shuffle_partitions": 1},
 }
 
 TOP_KEYS = set(DEFAULTS)
 DETECTION_KEYS = {"z": float, "min_count": int, "max_run": int, "ranges": dict, "discount": float}
+SECTIONS = {"models": dict, "detection": dict, "scales": dict, "replay": dict, "spark": dict}
+REPLAY_KEYS = {"slice"}
+SPARK_KEYS = {"master", "shards", "shuffle_partitions", "allowed_lateness"}
 
 
 class ConfigError(ValueError):
@@ -128,6 +133,9 @@ def load(path: str | Path | None = None, sets: list[str] | None = None,
             raise ConfigError(f"{path}: unknown key(s) {sorted(unknown)}; known: {sorted(TOP_KEYS)}")
         if "models" in data and isinstance(data["models"], dict):
             # a file lists the models it wants; missing parameters take defaults
+            for m, p in data["models"].items():
+                if p is not None and not isinstance(p, dict):
+                    raise ConfigError(f"models.{m}: expected a mapping of parameters; got {p!r}")
             data["models"] = {m: _merge(DEFAULTS["models"].get(m, {}), p or {}, f"models.{m}.")
                               for m, p in data["models"].items()}
             cfg["models"] = {}
@@ -152,12 +160,24 @@ def validate(cfg: dict) -> dict:
     unknown = set(cfg) - TOP_KEYS
     if unknown:
         raise ConfigError(f"unknown config key(s) {sorted(unknown)}; known: {sorted(TOP_KEYS)}")
-    if not isinstance(cfg["models"], dict) or not cfg["models"]:
+    for key, typ in SECTIONS.items():
+        if not isinstance(cfg[key], typ):
+            raise ConfigError(f"{key}: expected a mapping of {key} settings; got {cfg[key]!r}")
+    for key in ("dataset", "format", "locations"):
+        if cfg[key] is not None and not isinstance(cfg[key], str):
+            raise ConfigError(f"{key}: expected a string; got {cfg[key]!r}")
+    for section, known in (("replay", REPLAY_KEYS), ("spark", SPARK_KEYS)):
+        unknown = set(cfg[section]) - known
+        if unknown:
+            raise ConfigError(f"{section}.{sorted(unknown)[0]}: unknown key; known: {', '.join(sorted(known))}")
+    if not cfg["models"]:
         raise ConfigError("models: enable at least one model")
     for name, params in cfg["models"].items():
         if name not in MODEL_NAMES:
             raise ConfigError(f"models.{name}: unknown model; known: {', '.join(MODEL_NAMES)}")
         params = params or {}
+        if not isinstance(params, dict):
+            raise ConfigError(f"models.{name}: expected a mapping of parameters; got {params!r}")
         for p, v in params.items():
             if p not in MODEL_PARAMS[name]:
                 raise ConfigError(f"models.{name}.{p}: unknown parameter; known: "
@@ -172,16 +192,21 @@ def validate(cfg: dict) -> dict:
             raise ConfigError(f"detection.{p}: unknown key; known: {', '.join(DETECTION_KEYS)}")
         det[p] = _coerce(v, DETECTION_KEYS[p], f"detection.{p}")
     for m, rng in det["ranges"].items():
-        if not (isinstance(rng, list | tuple) and len(rng) == 2 and float(rng[0]) < float(rng[1])):
-            raise ConfigError(f"detection.ranges.{m}: expected [low, high] with low < high; got {rng!r}")
+        try:
+            ok = isinstance(rng, list | tuple) and len(rng) == 2 and float(rng[0]) < float(rng[1])
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ConfigError(f"detection.ranges.{m}: expected [low, high] numbers with low < high; got {rng!r}")
     for m, s in cfg["scales"].items():
         if _coerce(s, float, f"scales.{m}") <= 0:
             raise ConfigError(f"scales.{m}: must be > 0")
     if cfg["replay"].get("slice") not in ("day", "hour", "step"):
         raise ConfigError(f"replay.slice: expected day, hour or step; got {cfg['replay'].get('slice')!r}")
-    shards = cfg["spark"].get("shards")
-    if not isinstance(shards, int) or shards < 1:
-        raise ConfigError(f"spark.shards: expected an integer >= 1; got {shards!r}")
+    for key in ("shards", "shuffle_partitions"):
+        v = cfg["spark"].get(key)
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ConfigError(f"spark.{key}: expected an integer >= 1; got {v!r}")
     if cfg["measures"] is not None and not isinstance(cfg["measures"], list):
         raise ConfigError(f"measures: expected a list of names; got {cfg['measures']!r}")
     return cfg

@@ -8,6 +8,7 @@ state store, checkpoint in ``DIR/checkpoint``, forecasts in ``DIR/forecasts`` (P
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from . import config as config_mod
 from . import evaluate, forecasts, stream
 from .io import datasets
 from .io.panel import Panel
@@ -36,21 +38,44 @@ def load_panel(cfg: dict, steps: int | None = None) -> Panel:
     return panel
 
 
+RUN_STATE = ("checkpoint", "forecasts", "dead-letter", "opentsdb-state")  # what a run keeps in its folder
+
+
+def prepare_out(out: Path, cfg: dict, resume: bool) -> None:
+    """A fresh start removes a previous run's checkpoint and outputs from ``out``; ``resume`` continues an
+    interrupted run, which must have had the same config (its state and forecasts depend on it)."""
+    text = yaml.safe_dump(cfg, sort_keys=False)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: exists and is not a folder")
+    if resume:
+        old = out / "config.yaml"
+        if (out / "checkpoint").exists() and old.exists() and old.read_text() != text:
+            raise config_mod.ConfigError(f"--resume: the run in {out} used another config ({old}); "
+                                         "run without --resume to start afresh")
+    elif (out / "checkpoint").exists():
+        for name in RUN_STATE:
+            shutil.rmtree(out / name, ignore_errors=True)
+        print(f"sensorcast run: starting afresh in {out} (the previous run's checkpoint and forecasts removed; "
+              "--resume continues an interrupted run instead)", file=sys.stderr, flush=True)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(text)
+
+
 def run(cfg: dict, out: str | Path, steps: int | None = None, slices_per_batch: int = 1,
-        trigger: str | None = None, report: bool = True, extra_sinks: Sequence = ()) -> dict:
+        trigger: str | None = None, report: bool = True, extra_sinks: Sequence = (), resume: bool = False) -> dict:
     """Run the embedded streaming job to the end of the data set; returns the metrics.
 
-    ``extra_sinks`` (e.g. the OpenTSDB sink) get each micro-batch after the Parquet sink."""
+    ``extra_sinks`` (e.g. the OpenTSDB sink) get each micro-batch after the Parquet sink; ``resume``
+    continues from the checkpoint in ``out`` instead of starting afresh."""
     from .replay_source import ReplayDataSource
     from .sinks import FanOut
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_out(out, cfg, resume)
     t0 = time.time()
     panel = load_panel(cfg, steps)
     net = build(panel, cfg)
     models = stream.models_of(cfg)
-    (out / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     print(f"sensorcast run: {panel.name}, {len(panel.sensors)} sensors × {len(panel.measures)} measures, "
           f"{len(panel.times):,} time steps, slices of one {cfg['replay']['slice']}, "
           f"{cfg['spark']['shards']} shards, {cfg['spark']['master']}", file=sys.stderr, flush=True)

@@ -111,7 +111,7 @@ def test_outage_fails_query_then_replay_from_checkpoint(tsdb, slice_cfg, clean_r
     assert outage.error is None and outage.stopped.is_set()
     committed = {int(p.name) for p in (tmp_path / "checkpoint" / "commits").iterdir() if p.name.isdigit()}
     assert committed == {0, 1, 2}  # the failed micro-batch 3 was not committed, so the restart replays it
-    run_with(tsdb, slice_cfg, tmp_path, make_sink(tsdb, slice_cfg, "it-replay", state))
+    run_with(tsdb, slice_cfg, tmp_path, make_sink(tsdb, slice_cfg, "it-replay", state), resume=True)
     start, end = window(clean_rows)
     assert read_points(tsdb, "it-replay", start, end) == read_points(tsdb, "it-clean", start, end)
 

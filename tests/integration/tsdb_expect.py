@@ -43,9 +43,9 @@ def make_sink(tsdb, cfg: dict, pipeline: str, state: Path, **kw) -> OpenTsdbSink
                         progress=False, **kw)
 
 
-def run_with(tsdb, cfg: dict, out: Path, sink: OpenTsdbSink) -> dict:
+def run_with(tsdb, cfg: dict, out: Path, sink: OpenTsdbSink, resume: bool = False) -> dict:
     """The embedded job on the slice (Parquet in ``out``) with the sink; returns the metrics."""
-    return run.run(cfg, out, report=False, extra_sinks=[sink])
+    return run.run(cfg, out, report=False, extra_sinks=[sink], resume=resume)
 
 
 def window(rows) -> tuple[int, int]:

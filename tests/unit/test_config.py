@@ -21,6 +21,12 @@ def test_defaults_validate_and_set_overrides():
     (["replay.slice=week"], "replay.slice"),
     (["scales.pm25=-1"], "scales.pm25"),
     (["nonsense"], "KEY=VALUE"),
+    (["spark.shardz=3"], "spark.shardz"),
+    (["replay.slise=hour"], "replay.slise"),
+    (["spark.shuffle_partitions=0"], "spark.shuffle_partitions"),
+    (["detection=5"], "detection"),
+    (["ar-rls=5"], "ar-rls"),
+    (["detection.ranges.temperature=[low, high]"], "detection.ranges.temperature"),
 ])
 def test_bad_values_name_the_key(sets, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.").replace("[", r"\[")):
@@ -54,3 +60,12 @@ def test_models_flag_and_ensemble_needs_members():
         config.load(models=["ensemble"])
     with pytest.raises(ConfigError, match="not enabled"):
         config.load(models=["ema"], sets=["ar-rls.order=3"])
+
+
+@pytest.mark.parametrize("text,key", [("replay: hour\n", "replay"), ("models: {ar-rls: 5}\n", "models.ar-rls"),
+                                      ("scales: 5\n", "scales"), ("dataset: 5\n", "dataset")])
+def test_wrong_shapes_in_a_file_name_the_key(tmp_path, text, key):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=key):
+        config.load(path)

@@ -153,3 +153,37 @@ def test_badlines_keeps_counting_past_the_samples():
     for i in range(5):
         bad.add(i, "x", "line")
     assert bad.total == 5 and len(bad.samples) == 2
+
+
+def test_long_csv_nasty_lines_are_counted_not_guessed(tmp_path):
+    """An empty timestamp, an unknown zone name and a stray quote are bad lines; the lines after them are read."""
+    from sensorcast.io.csvfiles import read_long
+
+    path = tmp_path / "nasty.csv"
+    path.write_text("\ufefftimestamp,sensor,measure,value\n"  # a BOM, as spreadsheet exports write
+                    "2024-01-01T00:00:00Z,s1,temperature,20\n"
+                    ",s1,temperature,3\n"
+                    "2024-01-01T00:01:00 XYZ,s1,temperature,3\n"
+                    '2024-01-01T00:01:00Z,"s2,temperature,21\n'
+                    "2024-01-01T00:01:00Z,s1,temperature,20.5\n"
+                    "\n"
+                    "2024-01-01T00:02:00Z,s1,temperature,21\n")
+    p = read_long(path)
+    assert [str(t) for t in p.times] == ["2024-01-01T00:00:00.000", "2024-01-01T00:01:00.000",
+                                         "2024-01-01T00:02:00.000"]
+    assert dict(p.bad.counts) == {"bad timestamp": 2, "malformed line": 1}
+    assert [b.line_no for b in p.bad.samples] == [3, 4, 5]
+    assert p.values[:, 0, 0].tolist() == [20.0, 20.5, 21.0]
+
+
+def test_empty_files_fail_with_the_file_name(tmp_path):
+    from sensorcast.io.csvfiles import read_long, read_wide
+
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(ValueError, match="empty.csv: long CSV needs the header"):
+        read_long(empty)
+    header_only = tmp_path / "temperature.csv"
+    header_only.write_text("timestamp,s1,s2\n")
+    with pytest.raises(ValueError, match="temperature.csv: no valid row"):
+        read_wide({"temperature": header_only}, "w")

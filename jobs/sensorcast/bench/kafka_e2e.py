@@ -51,7 +51,8 @@ def replay_alone(bootstrap: str, dataset: str, steps: int | None, partitions: in
 
 @register(NAME, order=40, summary="full KETI through a local Kafka broker → Spark stream → Parquet+Kafka: "
           "readings/s first produce → last forecast, and the replay producer alone")
-def bench(out: Path, dataset: str = "keti", steps: int | None = None, partitions: int = 2) -> Result:
+def bench(out: Path, dataset: str = "keti", steps: int | None = None, partitions: int = 2,
+          shards: int | None = None) -> Result:
     kl, demo = _hack("kafka_local"), _hack("demo_kafka")
     kl.fetch()
     cfg = config.load(dataset=dataset)
@@ -66,7 +67,7 @@ def bench(out: Path, dataset: str = "keti", steps: int | None = None, partitions
             e2e_dir = Path(tmp) / "e2e"
             e2e_dir.mkdir()
             log(NAME, "end to end: stream started first, then the replay at full speed")
-            e2e = demo.pipeline(dataset, e2e_dir, broker.bootstrap, steps, "max", partitions,
+            e2e = demo.pipeline(dataset, e2e_dir, broker.bootstrap, steps, "max", partitions, shards=shards,
                                 broker_sid=broker.pid())
         finally:
             broker.stop()
@@ -95,7 +96,8 @@ def bench(out: Path, dataset: str = "keti", steps: int | None = None, partitions
                             rate >= TARGET, " readings/s"))
     res.notes += [
         f"Kafka {kl.KAFKA_VERSION} (one KRaft node, -Xmx512m) on loopback, topic of {partitions} partitions; the "
-        "stream in Spark local mode with its default config (sharded applyInPandasWithState, RocksDB state), trigger "
+        f"stream in Spark local mode with {shards or cfg['spark']['shards']} shard(s) and otherwise its default config "
+        "(sharded applyInPandasWithState, RocksDB state), trigger "
         "as fast as possible, sinks Parquet and Kafka; the replay as fast as it can. All three share the machine.",
         "End to end runs from the replay's first produce call to the end of the micro-batch that wrote the last "
         "forecast (its foreachBatch sinks done). 'Spark start' (JVM, session, query) comes before and is not "

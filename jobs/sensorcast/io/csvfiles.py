@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import math
+import warnings
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +19,16 @@ from .panel import BadLines, Panel, grid_from_long
 
 
 def parse_time(text: str) -> np.datetime64:
-    """ISO-8601 (or ``YYYY/MM/DD HH:MM:SS``) to UTC ms; naive times are taken as UTC."""
-    ts = pd.Timestamp(text.strip().replace("/", "-"))
+    """ISO-8601 (or ``YYYY/MM/DD HH:MM:SS``) to UTC ms; naive times are taken as UTC. Empty text, and anything
+    pandas only guesses at with a warning (e.g. an unknown zone name), raise ValueError."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            ts = pd.Timestamp(text.strip().replace("/", "-"))
+        except Warning as w:
+            raise ValueError(f"ambiguous time {text!r}: {w}") from None
+    if ts is pd.NaT:
+        raise ValueError(f"no time in {text!r}")
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
     return np.datetime64(ts.to_datetime64(), "ms")
@@ -35,17 +45,31 @@ def _value(text: str) -> float:
     return v
 
 
+def csv_rows(lines: Iterable[str], first_no: int = 2) -> Iterator[tuple[int, str, list[str] | None]]:
+    """(line number, line, fields) per line, each line parsed on its own: a stray quote spoils only its line
+    (fields None) instead of swallowing the lines after it."""
+    for no, line in enumerate(lines, first_no):
+        try:
+            yield no, line, next(csv.reader([line.rstrip("\r\n")], strict=True), [])
+        except csv.Error:
+            yield no, line, None
+
+
 def read_long(path: str | Path, name: str | None = None) -> Panel:
     """Read a long CSV with header ``timestamp,sensor,measure,value``."""
     path = Path(path)
     bad = BadLines()
     times, sensors, measures, values = [], [], [], []
-    with open(path, newline="") as fh:
-        reader = csv.reader(fh)
-        header = [h.strip().lower() for h in next(reader, [])]
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        header = [h.strip().lower() for h in next(csv.reader([fh.readline()]), [])]
         if header[:4] != ["timestamp", "sensor", "measure", "value"]:
             raise ValueError(f"{path}: long CSV needs the header timestamp,sensor,measure,value; got {header}")
-        for no, row in enumerate(reader, 2):
+        for no, line, row in csv_rows(fh):
+            if row is None:
+                bad.add(no, "malformed line", line)
+                continue
+            if not row:
+                continue  # a blank line
             if len(row) != 4:
                 bad.add(no, "missing fields" if len(row) < 4 else "too many fields", ",".join(row))
                 continue
@@ -83,11 +107,17 @@ def read_wide(paths: dict[str, Path], name: str) -> Panel:
     frames: dict[str, pd.DataFrame] = {}
     for measure, path in paths.items():
         rows, index = [], []
-        with open(path, newline="") as fh:
-            reader = csv.reader(fh)
-            header = next(reader)
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            header = next(csv.reader([fh.readline()]), [])
+            if len(header) < 2:
+                raise ValueError(f"{path}: a wide CSV needs a header: timestamp, then one column per sensor")
             sensors = [h.strip() for h in header[1:]]
-            for no, row in enumerate(reader, 2):
+            for no, line, row in csv_rows(fh):
+                if row is None:
+                    bad.add(no, "malformed line", line)
+                    continue
+                if not row:
+                    continue
                 if len(row) != len(header):
                     bad.add(no, "wrong field count", ",".join(row))
                     continue
@@ -105,6 +135,8 @@ def read_wide(paths: dict[str, Path], name: str) -> Panel:
                         vals.append(math.nan)
                 index.append(ts)
                 rows.append(vals)
+        if not rows:
+            raise ValueError(f"{path}: no valid row ({bad.total} bad lines so far)")
         frame = pd.DataFrame(rows, index=pd.DatetimeIndex(index), columns=sensors)
         frames[measure] = frame[~frame.index.duplicated()]
     all_times = sorted(set().union(*(f.index for f in frames.values())))
