@@ -41,22 +41,11 @@ class Tsdb:
 
     def query(self, metric: str, tags: dict[str, str], start_ms: int = 0, end_ms: int | None = None,
               aggregator: str = "none", downsample: str | None = None) -> list[dict]:
-        """``/api/query`` with ms resolution; one dict per series (``dps``: {ms: value})."""
-        sub = {"aggregator": aggregator, "metric": metric, "tags": tags}
-        if downsample:
-            sub["downsample"] = downsample
-        body = {"start": max(start_ms, 1), "msResolution": True, "queries": [sub]}
-        if end_ms is not None:
-            body["end"] = end_ms
-        req = urllib.request.Request(f"{self.url}/api/query", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=60) as resp:
-                return json.loads(resp.read())
-        except urllib.error.HTTPError as exc:
-            if exc.code == 400 and b"No such name" in (text := exc.read()):
-                return []  # a metric or tag value never written
-            raise RuntimeError(f"/api/query {body}: HTTP {exc.code}: {text[:500]!r}") from exc
+        """``/api/query`` with ms resolution, through the product's reader; one dict per series (``dps``:
+        {ms: value}); [] for a metric or tag value never written."""
+        from sensorcast.sinks.opentsdb_read import OpenTsdbReader
+
+        return OpenTsdbReader(self.url, timeout=60).query(metric, tags, start_ms, end_ms, aggregator, downsample)
 
     def suggest(self, kind: str, q: str = "") -> list[str]:
         qs = urllib.parse.urlencode({"type": kind, "q": q, "max": 10000})
